@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HVSOCK_BASIC_FD_UTIL_H
+#define HVSOCK_BASIC_FD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Sets or clears O_NONBLOCK. Returns 0 or -errno. */
+int fd_set_nonblock(int fd, bool nonblock);
+
+/* Waits up to timeout_ms (-1 forever) for events on fd, retrying on EINTR.
+ * Returns the revents (> 0), 0 on timeout, or -errno. */
+int fd_wait(int fd, short events, int timeout_ms);
+
+/* Writes all of buf, retrying short writes and EINTR. Returns 0 or -errno. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Reads exactly len bytes. Returns 0, -EPIPE on early EOF, or -errno. */
+int read_exact(int fd, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "macro.h"
+#include "socket-util.h"
+
+int sockaddr_un_set(struct sockaddr_un *ret, socklen_t *ret_len, const char *path) {
+        size_t len = strlen(path);
+
+        if (len == 0)
+                return -EINVAL;
+        if (len >= sizeof(ret->sun_path))
+                return -ENAMETOOLONG;
+        memset(ret, 0, sizeof(*ret));
+        ret->sun_family = AF_UNIX;
+        memcpy(ret->sun_path, path, len);
+        *ret_len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len + 1);
+        return 0;
+}
+
+int connect_wait(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms) {
+        int r, err = 0;
+        socklen_t errlen = sizeof(err);
+
+        if (connect(fd, sa, len) == 0)
+                return 0;
+        if (errno != EINPROGRESS && errno != EAGAIN && errno != EINTR)
+                return negative_errno();
+        r = fd_wait(fd, POLLOUT, timeout_ms);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ETIMEDOUT;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0)
+                return negative_errno();
+        return err > 0 ? -err : 0;
+}
+
+/* True when something accepts connections at sa. */
+static int unix_is_live(const struct sockaddr_un *sa, socklen_t len) {
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return negative_errno();
+        return connect(fd, (const struct sockaddr *) sa, len) == 0;
+}
+
+int unix_listen(const char *path, int backlog) {
+        struct sockaddr_un sa;
+        socklen_t len;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        r = sockaddr_un_set(&sa, &len, path);
+        if (r < 0)
+                return r;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return negative_errno();
+        if (bind(fd, (struct sockaddr *) &sa, len) < 0) {
+                if (errno != EADDRINUSE)
+                        return negative_errno();
+                r = unix_is_live(&sa, len);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return -EADDRINUSE;
+                /* A socket file left by a process that died: take it over. */
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return negative_errno();
+                if (bind(fd, (struct sockaddr *) &sa, len) < 0)
+                        return negative_errno();
+        }
+        if (listen(fd, backlog) < 0)
+                return negative_errno();
+        return TAKE_FD(fd);
+}

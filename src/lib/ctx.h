@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HVSOCK_LIB_CTX_H
+#define HVSOCK_LIB_CTX_H
+
+#include <stdint.h>
+
+#include <hvsock/hvsock.h>
+
+struct hvsock_ctx {
+        char *config_dir;
+        char *runtime_dir;
+        uint32_t transports;
+};
+
+/* Yields ctx when not NULL, otherwise a fresh context from the environment
+ * stored in *tmp (freed by the caller with hvsock_ctx_free). */
+int hvsock__ctx_get(struct hvsock_ctx *ctx, struct hvsock_ctx **tmp, struct hvsock_ctx **ret);
+
+#endif

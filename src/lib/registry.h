@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HVSOCK_LIB_REGISTRY_H
+#define HVSOCK_LIB_REGISTRY_H
+
+/*
+ * The registry: services (ID, ElementName, port, enabled, optional start
+ * command) and VMs (name, VM ID, CID or UDS path, per-VM service policy).
+ * One text file, <config_dir>/registry.conf, format in docs/registry.md.
+ * Internal to the project (the CLI, hvsock-vhost and the daemons use it);
+ * not part of libhvsock's public ABI.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hvsock/guid.h>
+
+#define HVSOCK_REGISTRY_FILE "registry.conf"
+#define HVSOCK_REGISTRY_LOCK ".registry.lock"
+#define HVSOCK_ELEMENT_NAME_MAX 256 /* bytes */
+#define HVSOCK_VM_NAME_MAX 64       /* bytes, [A-Za-z0-9._-] */
+
+enum hvsock_policy {
+        HVSOCK_POLICY_DEFAULT = 0, /* follow the service's global switch (EnabledStatePolicy 8) */
+        HVSOCK_POLICY_ENABLED,     /* (2) */
+        HVSOCK_POLICY_DISABLED,    /* (3) */
+};
+
+struct hvsock_service {
+        struct hvsock_guid id;
+        char *name; /* ElementName */
+        uint32_t port;
+        bool enabled;
+        char *start; /* start command, or NULL */
+};
+
+struct hvsock_vm_policy {
+        struct hvsock_guid service;
+        enum hvsock_policy policy; /* never DEFAULT when stored */
+};
+
+struct hvsock_vm {
+        char *name;
+        struct hvsock_guid id;
+        uint32_t cid; /* 0 when the VM is reached by UDS */
+        char *uds;    /* NULL when the VM is reached by CID */
+        struct hvsock_vm_policy *policies;
+        size_t n_policies;
+};
+
+struct hvsock_registry {
+        struct hvsock_service *services;
+        size_t n_services;
+        struct hvsock_vm *vms;
+        size_t n_vms;
+};
+
+/* An empty registry, or NULL on out of memory. */
+struct hvsock_registry *hvsock__registry_new(void);
+/* NULL-safe; returns NULL. */
+struct hvsock_registry *hvsock__registry_free(struct hvsock_registry *r);
+
+/*
+ * Parses registry text. filename is only used in messages. On failure
+ * returns -HVSOCK_E_REGISTRY (or -ENOMEM) and, when ret_error is not NULL,
+ * an allocated "filename:line: what is wrong" message the caller frees.
+ */
+int hvsock__registry_parse(const char *text, size_t len, const char *filename,
+                           struct hvsock_registry **ret, char **ret_error);
+
+/* Loads <config_dir>/registry.conf; a missing file is an empty registry.
+ * Errors as hvsock__registry_parse, or -errno for I/O. */
+int hvsock__registry_load(const char *config_dir, struct hvsock_registry **ret, char **ret_error);
+
+/* Serialises r in the documented format; the caller frees. NULL on ENOMEM. */
+char *hvsock__registry_format(const struct hvsock_registry *r);
+
+/* Checks cross-entry rules (unique IDs, names, ports, CIDs, UDS paths).
+ * Returns 0 or -HVSOCK_E_REGISTRY with an allocated message. */
+int hvsock__registry_validate(const struct hvsock_registry *r, char **ret_error);
+
+/*
+ * Read-modify-write under an exclusive lock: loads the registry, calls
+ * fn(r, userdata), validates and replaces the file atomically (temporary
+ * file, fsync, rename, fsync of the directory). fn returns < 0 to abort
+ * without writing; that value is returned. Creates config_dir if missing.
+ */
+int hvsock__registry_update(const char *config_dir,
+                            int (*fn)(struct hvsock_registry *r, void *userdata, char **ret_error),
+                            void *userdata, char **ret_error);
+
+/* Lookups; NULL when absent. Names compare case-insensitively. */
+struct hvsock_service *hvsock__registry_find_service(const struct hvsock_registry *r,
+                                                     const struct hvsock_guid *id);
+struct hvsock_service *hvsock__registry_find_service_by_name(const struct hvsock_registry *r,
+                                                             const char *name);
+struct hvsock_service *hvsock__registry_find_service_by_port(const struct hvsock_registry *r,
+                                                             uint32_t port);
+struct hvsock_vm *hvsock__registry_find_vm(const struct hvsock_registry *r,
+                                           const struct hvsock_guid *id);
+struct hvsock_vm *hvsock__registry_find_vm_by_name(const struct hvsock_registry *r, const char *name);
+struct hvsock_vm *hvsock__registry_find_vm_by_cid(const struct hvsock_registry *r, uint32_t cid);
+struct hvsock_vm *hvsock__registry_find_vm_by_uds(const struct hvsock_registry *r, const char *uds);
+
+/* Mutators; return 0, -EEXIST for a duplicate (ID, name, port, CID or UDS),
+ * -ENOENT, -EINVAL or -ENOMEM. Strings are copied. */
+int hvsock__registry_add_service(struct hvsock_registry *r, const struct hvsock_guid *id,
+                                 const char *name, uint32_t port, const char *start);
+int hvsock__registry_remove_service(struct hvsock_registry *r, const struct hvsock_guid *id);
+int hvsock__registry_add_vm(struct hvsock_registry *r, const char *name,
+                            const struct hvsock_guid *id, uint32_t cid, const char *uds);
+int hvsock__registry_remove_vm(struct hvsock_registry *r, const struct hvsock_guid *id);
+/* Sets a VM's policy for a service; DEFAULT removes the override. */
+int hvsock__registry_set_policy(struct hvsock_registry *r, struct hvsock_vm *vm,
+                                const struct hvsock_guid *service, enum hvsock_policy policy);
+/* The stored policy, DEFAULT when none. */
+enum hvsock_policy hvsock__vm_policy(const struct hvsock_vm *vm, const struct hvsock_guid *service);
+
+/*
+ * Whether a service may talk to a VM: the global switch is a kill switch for
+ * every VM; per VM, DISABLED turns it off, ENABLED and DEFAULT follow the
+ * global switch. vm may be NULL (only the global switch counts).
+ */
+bool hvsock__service_allowed(const struct hvsock_service *s, const struct hvsock_vm *vm);
+
+/* Validity of single fields, for the parser and the CLI. */
+bool hvsock__vm_name_valid(const char *name);
+bool hvsock__element_name_valid(const char *name);
+
+#endif

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HVSOCK_LIB_TRANSPORT_H
+#define HVSOCK_LIB_TRANSPORT_H
+
+/*
+ * The three transports below the GUID addressing. All return -errno on
+ * failure, blocking close-on-exec fds from connect and non-blocking
+ * close-on-exec listening fds from listen.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Kernel AF_VSOCK. Never used by tests on the build machines. */
+int hvsock__vsock_connect(uint32_t cid, uint32_t port, int timeout_ms);
+int hvsock__vsock_listen(uint32_t port, int backlog); /* bound to VMADDR_CID_ANY */
+/* Accepts one connection; *ret_cid, *ret_port are the peer's. -EAGAIN when none. */
+int hvsock__vsock_accept(int listen_fd, uint32_t *ret_cid, uint32_t *ret_port);
+/* Whether AF_VSOCK sockets can be made here, and whether CID 1 reaches this
+ * machine (the vsock_loopback module), judged without connecting anywhere. */
+bool hvsock__vsock_available(void);
+bool hvsock__vsock_has_loopback(void);
+
+/* Hybrid vsock (Firecracker, Cloud Hypervisor, hvsock-vhost): see PROTOCOLS.md 4. */
+/* Connects to uds, sends "CONNECT <port>\n", reads "OK <n>\n" byte by byte.
+ * A close without reply is -ECONNREFUSED; a malformed reply -HVSOCK_E_PROTOCOL.
+ * *ret_host_port (may be NULL) gets n. */
+int hvsock__hybrid_connect(const char *uds, uint32_t port, int timeout_ms, uint32_t *ret_host_port);
+/* Listens at "<uds>_<port>" for connections the muxer forwards from the guest. */
+int hvsock__hybrid_listen(const char *uds, uint32_t port, int backlog);
+/* Writes "<uds>_<port>" into buf. Returns 0 or -ENAMETOOLONG. */
+int hvsock__hybrid_listen_path(const char *uds, uint32_t port, char *buf, size_t size);
+
+/* Incremental reader of the "OK <n>\n" reply, fed one byte at a time so no
+ * application data after the newline is consumed. */
+struct hvsock_okline {
+        char buf[32];
+        size_t len;
+};
+/* Returns 0 when more bytes are needed, 1 when the line is complete and valid
+ * (*ret_port set), -HVSOCK_E_PROTOCOL when it cannot become valid. */
+int hvsock__okline_feed(struct hvsock_okline *s, char c, uint32_t *ret_port);
+
+/* Local transport: UNIX sockets under <runtime_dir>/local/<port>. The client
+ * autobinds an abstract name so the listener learns a peer port. */
+int hvsock__local_connect(const char *runtime_dir, uint32_t port, int timeout_ms);
+int hvsock__local_listen(const char *runtime_dir, uint32_t port, int backlog);
+/* Writes "<runtime_dir>/local/<port>" into buf. Returns 0 or -ENAMETOOLONG. */
+int hvsock__local_path(const char *runtime_dir, uint32_t port, char *buf, size_t size);
+/* Accepts one connection; *ret_port gets the peer's autobind port. -EAGAIN when none. */
+int hvsock__local_accept(int listen_fd, uint32_t *ret_port);
+
+/* Accepts on a plain UNIX listener (hybrid). -EAGAIN when none. */
+int hvsock__unix_accept(int listen_fd);
+
+#endif
