@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -62,4 +64,28 @@ int read_exact(int fd, void *buf, size_t len) {
                 len -= (size_t) n;
         }
         return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = NULL;
+
+        if (!path || !*path)
+                return -EINVAL;
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        /* Create each prefix in turn; existing ones are fine, and a non-directory
+         * in the way surfaces when the caller uses the path. */
+        for (char *s = p + 1;; s++) {
+                char saved = *s;
+
+                if (saved != '/' && saved != '\0')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *s = saved;
+                if (saved == '\0')
+                        return 0;
+        }
 }

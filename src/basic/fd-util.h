@@ -19,4 +19,8 @@ int write_all(int fd, const void *buf, size_t len);
 /* Reads exactly len bytes. Returns 0, -EPIPE on early EOF, or -errno. */
 int read_exact(int fd, void *buf, size_t len);
 
+/* Creates path and its missing parents with mode (before umask). Returns 0
+ * (also when it exists) or -errno. */
+int mkdir_p(const char *path, mode_t mode);
+
 #endif

@@ -1,1 +1,79 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli-util.h"
+#include "commands.h"
+
+#ifndef HVSOCK_VERSION
+#define HVSOCK_VERSION "unknown"
+#endif
+
+static const struct cli_command commands[] = {
+        { "service", "service", cmd_service, "COMMAND ...",
+          "Register services and enable them globally or per VM", NULL },
+        { "vm", "vm", cmd_vm, "COMMAND ...", "Register VMs and how to reach them (vsock CID or hybrid UDS)", NULL },
+        { "guid", "guid", cmd_guid, "COMMAND ...",
+          "Make GUIDs and convert between service IDs and vsock ports", NULL },
+        { "nc", "nc", cmd_nc, "[-l [-k]] [-v] [-w MS] VM SERVICE",
+          "Relay standard input and output over one Hyper-V socket connection",
+          "  -l, --listen            accept one connection instead of connecting\n"
+          "  -k, --keep-open         with -l, serve connections one after another\n"
+          "  -v, --verbose           report addresses and connections on stderr\n"
+          "  -w, --wait MS           connect timeout in ms, 1..300000 (default 5000);\n"
+          "                          with -l, how long to wait for a client (default: forever)\n"
+          "VM: a VM name or ID, or parent, loopback, children, any (-l: everywhere).\n"
+          "SERVICE: a service ID, a port (its VSOCK-template ID) or a service name.\n" },
+};
+
+static const struct cli_command hvsock = {
+        .name = "hvsock",
+        .path = "",
+        .args = "",
+        .summary = "Hyper-V sockets for Linux: the registry of services and VMs, and a socket relay",
+        .options = "  -h, --help              show this help\n"
+                   "  -V, --version           show the version\n",
+};
+
+/* Output goes through stdio: a full disk or a closed pipe shows up only here. */
+static int flush_stdout(int status) {
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                int err = errno > 0 ? -errno : -EIO;
+                if (err != -EPIPE)
+                        fprintf(stderr, "hvsock: writing output: %s\n", hvsock_strerror(err));
+                return status == EXIT_SUCCESS ? EXIT_FAILURE : status;
+        }
+        return status;
+}
+
+/*
+ * A descriptor 0, 1 or 2 that the caller left closed would be reused by the
+ * first socket we open, and nc would then relay that socket to itself:
+ * give each a /dev/null first.
+ */
+static void open_std_fds(void) {
+        for (int fd = 0; fd <= 2; fd++) {
+                int null;
+
+                if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+                        continue;
+                null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+                if (null >= 0 && null != fd) {
+                        dup2(null, fd);
+                        close(null);
+                }
+        }
+}
+
+int main(int argc, char **argv) {
+        open_std_fds();
+        if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+                printf("hvsock %s\n", HVSOCK_VERSION);
+                return flush_stdout(EXIT_SUCCESS);
+        }
+        return flush_stdout(cli_dispatch(&hvsock, commands, ELEMENTSOF(commands), argc, argv));
+}

@@ -1,1 +1,219 @@
-/* Not written yet. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli-util.h"
+#include "commands.h"
+#include "relay.h"
+
+struct nc_args {
+        bool listen, keep_open, verbose;
+        uint32_t timeout_ms;
+        const char *vm_arg, *service_arg;
+        struct hvsock_addr addr;
+};
+
+/* The registry is read only when an argument is a name, so GUIDs, ports
+ * and well-known VMs work even without one. */
+static int nc_registry(const struct hvsock_ctx *ctx, struct hvsock_registry **reg) {
+        return *reg ? 0 : cli_registry_load(ctx, reg);
+}
+
+/* VM: a GUID, a well-known name (parent, loopback, children, any...) or a registered VM. */
+static int nc_resolve_vm(const struct hvsock_ctx *ctx, struct hvsock_registry **reg, const char *arg,
+                         struct hvsock_guid *ret) {
+        const struct hvsock_vm *vm;
+        int r;
+
+        if (hvsock_guid_parse(arg, ret) == 0 || hvsock_guid_from_wellknown_name(arg, ret) == 0)
+                return 0;
+        r = nc_registry(ctx, reg);
+        if (r)
+                return r;
+        vm = hvsock__registry_find_vm_by_name(*reg, arg);
+        if (!vm)
+                return cli_fail("resolving VM '%s': not a GUID, a well-known VM (parent, loopback, "
+                                "children, any) or a registered VM", arg);
+        *ret = vm->id;
+        return 0;
+}
+
+/* SERVICE: a GUID, a port (its VSOCK-template GUID) or a registered ElementName. */
+static int nc_resolve_service(const struct cli_command *cmd, const struct hvsock_ctx *ctx,
+                              struct hvsock_registry **reg, const char *arg, struct hvsock_guid *ret) {
+        const struct hvsock_service *s;
+        uint32_t port;
+        int r;
+
+        if (hvsock_guid_parse(arg, ret) == 0)
+                return 0;
+        r = parse_u32(arg, &port);
+        if (r != -EINVAL) {
+                r = arg_port(cmd, arg, &port);
+                if (r)
+                        return r;
+                hvsock_guid_from_port(port, ret);
+                return 0;
+        }
+        r = nc_registry(ctx, reg);
+        if (r)
+                return r;
+        s = hvsock__registry_find_service_by_name(*reg, arg);
+        if (!s)
+                return cli_fail("resolving service '%s': not a GUID, a port or a registered service", arg);
+        *ret = s->id;
+        return 0;
+}
+
+static void print_peer(const char *what, const struct hvsock_addr *a) {
+        char vm[HVSOCK_GUID_STRING_MAX], svc[HVSOCK_GUID_STRING_MAX];
+        const char *name = hvsock_guid_wellknown_name(&a->vm_id);
+
+        fprintf(stderr, "hvsock: %s VM %s%s%s%s, service %s\n", what, hvsock_guid_format(&a->vm_id, vm),
+                name ? " (" : "", name ? name : "", name ? ")" : "", hvsock_guid_format(&a->service_id, svc));
+}
+
+/* Relays over fd; returns an exit status. keep_going: a socket error is
+ * reported but not fatal (with -k the next client is served); a failure of
+ * standard input or output always is. */
+static int nc_relay(struct relay *relay, int fd, const struct nc_args *a, bool keep_going) {
+        int r = relay_run(relay, fd);
+
+        if (r >= 0)
+                return EXIT_SUCCESS;
+        cli_fail("%s (VM '%s', service '%s'): %s", relay->failed, a->vm_arg, a->service_arg,
+                 hvsock_strerror(r));
+        return keep_going && !relay->failed_stdio ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int nc_connect(struct hvsock_ctx *ctx, const struct nc_args *a, struct relay *relay) {
+        _cleanup_close_ int fd = -1;
+
+        fd = hvsock_connect(ctx, &a->addr, a->timeout_ms);
+        if (fd < 0)
+                return cli_fail("connecting to VM '%s', service '%s': %s", a->vm_arg, a->service_arg,
+                                hvsock_strerror(fd));
+        if (a->verbose)
+                print_peer("connected to", &a->addr);
+        return nc_relay(relay, fd, a, false);
+}
+
+static int nc_accept_one(struct hvsock_listener *l, const struct nc_args *a, int *ret_fd) {
+        struct hvsock_addr peer;
+        int fd = hvsock_accept(l, a->timeout_ms ? (int) a->timeout_ms : -1, &peer);
+
+        if (fd < 0)
+                return cli_fail("accepting on VM '%s', service '%s': %s", a->vm_arg, a->service_arg,
+                                hvsock_strerror(fd == -EAGAIN ? -ETIMEDOUT : fd));
+        if (a->verbose)
+                print_peer("connection from", &peer);
+        *ret_fd = fd;
+        return 0;
+}
+
+static int nc_listen(struct hvsock_ctx *ctx, const struct nc_args *a, struct relay *relay) {
+        struct hvsock_listener *l = NULL;
+        int fd = -1, r;
+
+        r = hvsock_listen(ctx, &a->addr, a->keep_open ? 16 : 1, &l);
+        if (r < 0)
+                return cli_fail("listening on VM '%s', service '%s': %s", a->vm_arg, a->service_arg,
+                                hvsock_strerror(r));
+        if (a->verbose)
+                print_peer("listening on", &a->addr);
+        do {
+                r = nc_accept_one(l, a, &fd);
+                if (r)
+                        break;
+                /* Serving one connection only: later clients get refused at once. */
+                if (!a->keep_open)
+                        l = hvsock_listener_free(l);
+                r = nc_relay(relay, fd, a, a->keep_open);
+                fd = safe_close(fd);
+        } while (a->keep_open && r == EXIT_SUCCESS);
+        hvsock_listener_free(l);
+        return r;
+}
+
+static int nc_parse(const struct cli_command *cmd, int argc, char **argv, struct nc_args *a) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "listen", no_argument, NULL, 'l' },
+                { "keep-open", no_argument, NULL, 'k' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "wait", required_argument, NULL, 'w' },
+                {},
+        };
+        bool have_wait = false;
+        int c, r;
+
+        a->timeout_ms = HVSOCK_CONNECT_TIMEOUT_DEFAULT;
+        while ((c = cli_getopt(cmd, argc, argv, "hlkvw:", options)) != -1) {
+                switch (c) {
+                case 'l':
+                        a->listen = true;
+                        break;
+                case 'k':
+                        a->keep_open = true;
+                        break;
+                case 'v':
+                        a->verbose = true;
+                        break;
+                case 'w':
+                        r = arg_u32(cmd, "timeout", optarg, 1, HVSOCK_CONNECT_TIMEOUT_MAX, &a->timeout_ms);
+                        if (r)
+                                return r;
+                        have_wait = true;
+                        break;
+                default:
+                        return cli_opt_exit(c);
+                }
+        }
+        if (a->keep_open && !a->listen)
+                return cli_usage(cmd, "option '-k' needs '-l'");
+        /* Listening waits for a client forever unless -w says otherwise. */
+        if (a->listen && !have_wait)
+                a->timeout_ms = 0;
+        r = cli_positional(cmd, argc, argv, 2, 2, "VM SERVICE");
+        if (r)
+                return r;
+        a->vm_arg = argv[optind];
+        a->service_arg = argv[optind + 1];
+        return -1;
+}
+
+int cmd_nc(const struct cli_command *cmd, int argc, char **argv) {
+        _cleanup_ctx_ struct hvsock_ctx *ctx = NULL;
+        _cleanup_registry_free_ struct hvsock_registry *reg = NULL;
+        struct hvsock_guid vm, service;
+        struct nc_args a = {};
+        struct relay *relay;
+        int r;
+
+        r = nc_parse(cmd, argc, argv, &a);
+        if (r >= 0)
+                return r;
+        r = cli_ctx(&ctx);
+        if (r)
+                return r;
+        r = nc_resolve_service(cmd, ctx, &reg, a.service_arg, &service);
+        if (r)
+                return r;
+        r = nc_resolve_vm(ctx, &reg, a.vm_arg, &vm);
+        if (r)
+                return r;
+        hvsock_addr_init(&a.addr, &vm, &service);
+
+        /* A reader that went away shows up as EPIPE from write(), not a signal. */
+        signal(SIGPIPE, SIG_IGN);
+        relay = relay_new(STDIN_FILENO, STDOUT_FILENO, a.keep_open);
+        if (!relay)
+                return cli_fail("relaying: %s", hvsock_strerror(-ENOMEM));
+        r = a.listen ? nc_listen(ctx, &a, relay) : nc_connect(ctx, &a, relay);
+        relay_free(relay);
+        return r;
+}

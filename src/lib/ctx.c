@@ -41,8 +41,9 @@ HVSOCK_EXPORT int hvsock_transports_parse(const char *s, uint32_t *ret) {
                 } else
                         mask |= transport_names[i].bit;
                 p += n;
-                if (*p == ',')
-                        p++;
+                /* "local," and "local,,hybrid" name an empty transport. */
+                if (*p == ',' && *++p == 0)
+                        return -EINVAL;
         }
         if (mask == 0)
                 return -EINVAL;

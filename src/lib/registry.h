@@ -128,4 +128,42 @@ bool hvsock__service_allowed(const struct hvsock_service *s, const struct hvsock
 bool hvsock__vm_name_valid(const char *name);
 bool hvsock__element_name_valid(const char *name);
 
+/* ---- Additions (registry module) ---- */
+
+#define HVSOCK_REGISTRY_SIZE_MAX (1024 * 1024) /* bytes; larger files are rejected */
+#define HVSOCK_REGISTRY_LINE_MAX 4096          /* bytes per line, without the newline */
+#define HVSOCK_START_MAX 4000                  /* bytes; keeps "Start = ..." within a line */
+#define HVSOCK_UDS_MAX 107                     /* bytes; sun_path holds 108 with the NUL */
+
+/* 1..HVSOCK_START_MAX bytes of UTF-8 without control characters or
+ * leading/trailing blanks (which the parser would trim). */
+bool hvsock__start_valid(const char *start);
+/* An absolute path of at most HVSOCK_UDS_MAX bytes, UTF-8, no control characters. */
+bool hvsock__uds_valid(const char *uds);
+/* 3..0xfffffffe: 0, 1, 2 (host) and 0xffffffff (any) are reserved. */
+bool hvsock__cid_valid(uint32_t cid);
+/* Not a well-known VM ID (zero, broadcast, children, loopback, parent, silohost). */
+bool hvsock__vm_id_valid(const struct hvsock_guid *id);
+/* port <= HVSOCK_PORT_MAX and, for a VSOCK-template id, port == its Data1. */
+bool hvsock__service_port_valid(const struct hvsock_guid *id, uint32_t port);
+
+/* "enabled", "disabled", "default" (any case on input). from_string returns 0
+ * or -EINVAL (ret untouched); to_string returns a static string or NULL. */
+int hvsock__policy_from_string(const char *s, enum hvsock_policy *ret);
+const char *hvsock__policy_to_string(enum hvsock_policy policy);
+
+/* True when both registries hold the same entries in the same order. */
+bool hvsock__registry_equal(const struct hvsock_registry *a, const struct hvsock_registry *b);
+
+/* Notes on the mutators: pointers returned by the lookups are invalidated by
+ * any mutator call on the same registry (the entries live in arrays that
+ * move). add_service gives enabled = true and wants, for a VSOCK-template id,
+ * port == its Data1 (-EINVAL otherwise); add_vm wants exactly one of cid != 0
+ * and uds != NULL; remove_service also drops every VM's override for it. */
+
+static inline void hvsock__registry_freep(struct hvsock_registry **r) {
+        hvsock__registry_free(*r);
+}
+#define _cleanup_registry_free_ __attribute__((cleanup(hvsock__registry_freep)))
+
 #endif

@@ -27,7 +27,16 @@ struct hvsock_endpoint {
 int hvsock__resolve_connect(const struct hvsock_ctx *ctx, const struct hvsock_registry *r,
                             const struct hvsock_guid *vm_id, struct hvsock_endpoint *ret);
 
-/* The VM ID to report for a peer seen on kernel vsock at cid. */
+/* The well-known vsock CIDs (linux/vm_sockets.h). */
+#define HVSOCK_CID_LOCAL 1u
+#define HVSOCK_CID_HOST 2u
+
+/* The VM ID to report for a peer seen on kernel vsock at cid: 2 is PARENT,
+ * 1 LOOPBACK, a registered VM its Id, anything else ZERO. r may be NULL. */
 void hvsock__vm_id_for_cid(const struct hvsock_registry *r, uint32_t cid, struct hvsock_guid *ret);
+
+/* Loads the registry of ctx's config dir; a load error is returned as is
+ * (its message is dropped: the library does not print). */
+int hvsock__resolve_load_registry(const struct hvsock_ctx *ctx, struct hvsock_registry **ret);
 
 #endif

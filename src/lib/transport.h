@@ -33,13 +33,17 @@ int hvsock__hybrid_listen(const char *uds, uint32_t port, int backlog);
 int hvsock__hybrid_listen_path(const char *uds, uint32_t port, char *buf, size_t size);
 
 /* Incremental reader of the "OK <n>\n" reply, fed one byte at a time so no
- * application data after the newline is consumed. */
+ * application data after the newline is consumed. Start from a zeroed struct.
+ * The reply is "OK" (any case), one space, decimal digits of a u32 and '\n',
+ * at most HVSOCK_OKLINE_MAX bytes with the newline. */
+#define HVSOCK_OKLINE_MAX 31
 struct hvsock_okline {
         char buf[32];
         size_t len;
 };
 /* Returns 0 when more bytes are needed, 1 when the line is complete and valid
- * (*ret_port set), -HVSOCK_E_PROTOCOL when it cannot become valid. */
+ * (*ret_port set), -HVSOCK_E_PROTOCOL when it cannot become valid. Once it
+ * returned non-zero, further bytes are -HVSOCK_E_PROTOCOL. */
 int hvsock__okline_feed(struct hvsock_okline *s, char c, uint32_t *ret_port);
 
 /* Local transport: UNIX sockets under <runtime_dir>/local/<port>. The client
@@ -48,7 +52,10 @@ int hvsock__local_connect(const char *runtime_dir, uint32_t port, int timeout_ms
 int hvsock__local_listen(const char *runtime_dir, uint32_t port, int backlog);
 /* Writes "<runtime_dir>/local/<port>" into buf. Returns 0 or -ENAMETOOLONG. */
 int hvsock__local_path(const char *runtime_dir, uint32_t port, char *buf, size_t size);
-/* Accepts one connection; *ret_port gets the peer's autobind port. -EAGAIN when none. */
+/* Accepts one connection; *ret_port gets the peer's autobind port, or
+ * HVSOCK_PEER_PORT_UNKNOWN for a client that did not autobind (socat, ...).
+ * -EAGAIN when none. */
+#define HVSOCK_PEER_PORT_UNKNOWN UINT32_MAX
 int hvsock__local_accept(int listen_fd, uint32_t *ret_port);
 
 /* Accepts on a plain UNIX listener (hybrid). -EAGAIN when none. */

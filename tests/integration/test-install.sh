@@ -1,0 +1,35 @@
+#!/bin/sh
+# `make install` layout: headers, libhvsock.so, hvsock.pc, the tool and the
+# man page land under DESTDIR; a program builds against them through
+# pkg-config and runs; the shared library exports only hvsock_ symbols.
+set -eu
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+
+meson install -C "$BUILD_DIR" --no-rebuild --destdir "$dest" >"$dest.log" 2>&1 || {
+        cat "$dest.log"; rm -f "$dest.log"; echo "FAIL: meson install"; exit 1; }
+rm -f "$dest.log"
+
+fail() { echo "FAIL: $*"; exit 1; }
+pc=$(find "$dest" -name hvsock.pc | head -1)
+[ -n "$pc" ] || fail "no hvsock.pc installed"
+for f in include/hvsock/hvsock.h include/hvsock/guid.h bin/hvsock share/man/man1/hvsock.1; do
+        find "$dest" -path "*/$f" | grep -q . || fail "$f not installed"
+done
+so=$(find "$dest" -name 'libhvsock.so.0*' -type f | head -1)
+[ -n "$so" ] || fail "libhvsock.so.0 not installed"
+
+# Only the public API is exported.
+bad=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^hvsock_' | grep -v '^HVSOCK_GUID_' || true)
+[ -z "$bad" ] || fail "libhvsock.so exports non-API symbols: $bad"
+nm -D --defined-only "$so" | grep -q ' hvsock__' && fail "internal hvsock__ symbols exported"
+
+export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$dest"
+cflags=$(pkg-config --cflags hvsock)
+libs=$(pkg-config --libs hvsock)
+cc -Wall -Werror -o "$dest/example" "$SOURCE_DIR/tests/integration/data/example.c" $cflags $libs \
+        || fail "example does not build against the installed library"
+out=$(LD_LIBRARY_PATH="$(dirname "$so")" "$dest/example")
+expect="00000ac9-facb-11e6-bd58-64006a7986d3 service ID maps to no vsock port (not a VSOCK-template GUID and not registered) 36"
+[ "$out" = "$expect" ] || fail "example printed '$out', expected '$expect'"
+echo "PASS: install layout, pkg-config, exported symbols"
