@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 60
 
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps check check-plain check-asan demo bench fuzz install uninstall clean
+.PHONY: all deps check check-plain check-asan demo bench fuzz fuzz-run install clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -50,8 +50,11 @@ bench: all
 	ninja -C $(BUILD) bench/bench-local
 	scripts/bench-report $(BUILD)
 
-fuzz: $(FUZZ_BUILD)/build.ninja
+fuzz:
 	scripts/install-deps fuzz
+	$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
