@@ -24,13 +24,17 @@ static int nc_registry(const struct hvsock_ctx *ctx, struct hvsock_registry **re
 }
 
 /* VM: a GUID, a well-known name (parent, loopback, children, any...) or a registered VM. */
-static int nc_resolve_vm(const struct hvsock_ctx *ctx, struct hvsock_registry **reg, const char *arg,
-                         struct hvsock_guid *ret) {
+static int nc_resolve_vm(const struct cli_command *cmd, const struct hvsock_ctx *ctx,
+                         struct hvsock_registry **reg, const char *arg, struct hvsock_guid *ret) {
         const struct hvsock_vm *vm;
         int r;
 
         if (hvsock_guid_parse(arg, ret) == 0 || hvsock_guid_from_wellknown_name(arg, ret) == 0)
                 return 0;
+        /* Neither a GUID nor something a VM could be named: a malformed argument. */
+        if (!hvsock__vm_name_valid(arg))
+                return cli_usage(cmd, "invalid VM '%s': expected a VM name, a GUID, or parent, loopback, "
+                                 "children, any", arg);
         r = nc_registry(ctx, reg);
         if (r)
                 return r;
@@ -59,6 +63,8 @@ static int nc_resolve_service(const struct cli_command *cmd, const struct hvsock
                 hvsock_guid_from_port(port, ret);
                 return 0;
         }
+        if (!hvsock__element_name_valid(arg))
+                return cli_usage(cmd, "invalid service '%s': expected a service ID, a port or a service name", arg);
         r = nc_registry(ctx, reg);
         if (r)
                 return r;
@@ -85,8 +91,8 @@ static int nc_relay(struct relay *relay, int fd, const struct nc_args *a, bool k
 
         if (r >= 0)
                 return EXIT_SUCCESS;
-        cli_fail("%s (VM '%s', service '%s'): %s", relay->failed, a->vm_arg, a->service_arg,
-                 hvsock_strerror(r));
+        cli_fail("relaying with VM '%s', service '%s': %s: %s", a->vm_arg, a->service_arg,
+                 relay->failed ? relay->failed : "relay", hvsock_strerror(r));
         return keep_going && !relay->failed_stdio ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
@@ -203,9 +209,12 @@ int cmd_nc(const struct cli_command *cmd, int argc, char **argv) {
         r = nc_resolve_service(cmd, ctx, &reg, a.service_arg, &service);
         if (r)
                 return r;
-        r = nc_resolve_vm(ctx, &reg, a.vm_arg, &vm);
+        r = nc_resolve_vm(cmd, ctx, &reg, a.vm_arg, &vm);
         if (r)
                 return r;
+        /* CHILDREN names VMs to accept from, not one to reach (DESIGN.md). */
+        if (!a.listen && hvsock_guid_equal(&vm, &HVSOCK_GUID_CHILDREN))
+                return cli_usage(cmd, "invalid VM '%s': 'children' is only meaningful with -l", a.vm_arg);
         hvsock_addr_init(&a.addr, &vm, &service);
 
         /* A reader that went away shows up as EPIPE from write(), not a signal. */

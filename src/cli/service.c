@@ -97,7 +97,7 @@ static int service_add_check(const struct cli_command *cmd, struct service_add *
 
         if (!hvsock__element_name_valid(a->name))
                 return cli_usage(cmd, "invalid service name '%s': expected 1..%d bytes of UTF-8 "
-                                 "without control characters", a->name, HVSOCK_ELEMENT_NAME_MAX - 1);
+                                 "without control characters", a->name, HVSOCK_ELEMENT_NAME_MAX);
         /* nc takes a GUID or a number as an ID or a port, never as a name. */
         if (hvsock_guid_parse(a->name, &g) == 0)
                 return cli_usage(cmd, "invalid service name '%s': a name cannot be a GUID", a->name);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <limits.h>
 #include <string.h>
 
 #include <hvsock/hvsock.h>
@@ -16,10 +17,13 @@ static const char *const messages[] = {
 };
 
 HVSOCK_EXPORT const char *hvsock_strerror(int err) {
-        int e = err < 0 ? -err : err;
+        /* INT_MIN has no positive counterpart. */
+        int e = err == INT_MIN ? 0 : err < 0 ? -err : err;
 
         if (e > HVSOCK_E_BASE && e < HVSOCK_E_MAX)
                 return messages[e - HVSOCK_E_BASE];
+        if (err == INT_MIN)
+                return "unknown error";
         if (e == 0)
                 return "success";
         /* strerror() is thread-safe in glibc for known values. */

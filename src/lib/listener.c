@@ -133,6 +133,12 @@ static int add_hybrid_vms(struct hvsock_listener *l) {
                 if (!vm->uds)
                         continue;
                 r = add_hybrid(l, vm);
+                /* A wildcard spans what this side has: a VM whose socket
+                 * directory does not exist (not started) or whose
+                 * "<uds>_<port>" cannot fit in sun_path is left out rather
+                 * than failing the whole bind. */
+                if (r == -ENOENT || r == -ENAMETOOLONG)
+                        continue;
                 if (r < 0)
                         return r;
         }
@@ -389,9 +395,12 @@ HVSOCK_EXPORT struct hvsock_listener *hvsock_listener_free(struct hvsock_listene
         if (!l)
                 return NULL;
         for (size_t i = 0; i < l->n_members; i++) {
-                safe_close(l->members[i].fd);
+                /* Unlink while the socket still listens: a new listener
+                 * probing in between would otherwise see a dead file, take
+                 * it over, and then lose its own file to this unlink. */
                 if (l->members[i].path)
                         unlink(l->members[i].path);
+                safe_close(l->members[i].fd);
                 free(l->members[i].path);
         }
         free(l->members);

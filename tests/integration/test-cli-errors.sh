@@ -104,6 +104,11 @@ expect 2 "nc with a port out of range" "$H" nc loopback 2147483648
 check_err "'2147483648'" "the message names the port"
 expect 1 "nc to the broadcast VM" "$H" nc broadcast 5000
 check_err "'broadcast'" "the message names the VM"
+expect 2 "nc to a malformed VM" "$H" nc '{e0e16197-dd56-4a10-9195-5ee7a155a838' 5000
+check_err "'{e0e16197-dd56-4a10-9195-5ee7a155a838'" "the message names the malformed VM"
+expect 2 "nc connecting to 'children'" "$H" nc children 5000
+check_err "'children'" "the message names the VM"
+expect 2 "nc with an empty service" "$H" nc loopback ''
 
 # ---- environment and registry failures ----
 HVSOCK_TRANSPORTS=carrier-pigeon expect 1 "a bad HVSOCK_TRANSPORTS" "$H" service list

@@ -259,6 +259,28 @@ static void test_partial_failure_cleans_up(void **state) {
         hvsock_listener_free(l2);
 }
 
+/* A VM that is not started yet (its socket directory does not exist) does
+ * not keep a ZERO bind from serving everything else; binding that VM alone
+ * still reports the error. */
+static void test_zero_skips_absent_vm(void **state) {
+        struct test_vm ghost = { .name = "ghost", .id = "0d0d0d0d-1111-4222-8333-444444444444" };
+        struct hvsock_guid gid = guid(ghost.id);
+        struct hvsock_addr a = bind_addr(&HVSOCK_GUID_ZERO, 8009), g = bind_addr(&gid, 8009);
+        struct hvsock_listener *l = NULL;
+        char uds[256];
+
+        snprintf(uds, sizeof(uds), "%s", test_path("not-started/ghost.sock"));
+        ghost.uds = uds;
+        register_vm(&ghost);
+        assert_int_equal(hvsock_listen(NULL, &a, 8, &l), 0);
+        assert_true(path_exists("%s_%u", vm1_uds, 8009));
+        assert_false(path_exists("%s_%u", uds, 8009));
+        hvsock_listener_free(l);
+        l = NULL;
+        assert_int_equal(hvsock_listen(NULL, &g, 8, &l), -ENOENT);
+        assert_null(l);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_zero_spans_everything),
@@ -266,6 +288,7 @@ int main(void) {
                 cmocka_unit_test(test_accept_waits),
                 cmocka_unit_test(test_bind_scopes),
                 cmocka_unit_test(test_partial_failure_cleans_up),
+                cmocka_unit_test(test_zero_skips_absent_vm),
         };
 
         test_setup_env(60);

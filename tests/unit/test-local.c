@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -283,6 +284,9 @@ static void test_stale_and_inuse(void **state) {
         assert_int_equal(hvsock_listen(NULL, &a, 16, &l2), -EADDRINUSE);
         assert_ptr_equal(l2, (struct hvsock_listener *) 0x1);
         assert_int_equal(stat(path, &st), 0);
+        /* Finding it live cost the first listener nothing: no probe
+         * connection is waiting to be accepted as a client. */
+        assert_int_equal(hvsock_accept(l, 0, NULL), -EAGAIN);
         /* Freeing the listener removes its file. */
         assert_null(hvsock_listener_free(l));
         assert_int_equal(stat(path, &st), -1);
@@ -346,6 +350,84 @@ static void test_unnamed_client(void **state) {
         hvsock_listener_free(l);
 }
 
+
+/* A file at the socket path that is not a socket is somebody else's: the
+ * listener refuses to start instead of deleting it. */
+static void test_not_a_socket(void **state) {
+        struct hvsock_addr a = loopback(5011);
+        struct hvsock_listener *l = NULL;
+        char path[512];
+        struct stat st;
+        FILE *f;
+
+        assert_int_equal(hvsock__local_path(getenv("HVSOCK_RUNTIME_DIR"), 5011, path, sizeof(path)), 0);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fputs("precious\n", f);
+        fclose(f);
+        assert_int_equal(hvsock_listen(NULL, &a, 16, &l), -EADDRINUSE);
+        assert_null(l);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        unlink(path);
+}
+
+#define TAKERS 8
+
+/* Several listeners racing to take over one stale socket file: exactly one
+ * wins. The winners keep listening (without accepting, so the losers'
+ * liveness probes cannot end them) until the parent has counted. */
+static void test_stale_takeover_race(void **state) {
+        struct hvsock_addr a = loopback(5012);
+        char path[512];
+
+        assert_int_equal(hvsock__local_path(getenv("HVSOCK_RUNTIME_DIR"), 5012, path, sizeof(path)), 0);
+        for (int round = 0; round < 20; round++) {
+                int results[2], go[2], wins = 0;
+                pid_t pids[TAKERS];
+                _cleanup_close_ int fd = -1;
+
+                make_stale_socket(path);
+                assert_int_equal(pipe(results), 0);
+                assert_int_equal(pipe(go), 0);
+                for (int i = 0; i < TAKERS; i++) {
+                        pids[i] = fork();
+                        assert_true(pids[i] >= 0);
+                        if (pids[i] == 0) {
+                                struct hvsock_listener *l = NULL;
+                                char c = hvsock_listen(NULL, &a, 16, &l) == 0 ? 'y' : 'n';
+
+                                close(go[1]);
+                                if (write(results[1], &c, 1) != 1)
+                                        _exit(1);
+                                /* Until the parent closes its end. */
+                                if (read(go[0], &c, 1) != 0)
+                                        _exit(1);
+                                hvsock_listener_free(l);
+                                _exit(0);
+                        }
+                }
+                close(results[1]);
+                close(go[0]);
+                for (int i = 0; i < TAKERS; i++) {
+                        char c = 0;
+                        assert_int_equal(read(results[0], &c, 1), 1);
+                        wins += c == 'y';
+                }
+                close(results[0]);
+                assert_int_equal(wins, 1);
+                fd = hvsock_connect(NULL, &a, 2000);
+                assert_true(fd >= 0);
+                close(go[1]);
+                for (int i = 0; i < TAKERS; i++) {
+                        int status;
+                        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+                        assert_true(WIFEXITED(status));
+                        assert_int_equal(WEXITSTATUS(status), 0);
+                }
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_echo_64mib),
@@ -358,6 +440,8 @@ int main(void) {
                 cmocka_unit_test(test_blocking_cloexec),
                 cmocka_unit_test(test_no_timeout_left_behind),
                 cmocka_unit_test(test_unnamed_client),
+                cmocka_unit_test(test_not_a_socket),
+                cmocka_unit_test(test_stale_takeover_race),
         };
 
         test_setup_env(120);
