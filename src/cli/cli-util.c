@@ -279,6 +279,24 @@ int cli_registry_update(const struct hvsock_ctx *ctx, struct cli_update *u, cons
         return cli_fail("%s '%s': %s", what, input, error ? error : hvsock_strerror(r));
 }
 
+int cli_update_command(const struct cli_command *cmd, int argc, char **argv, const char *argname,
+                       int (*fn)(struct hvsock_registry *r, struct cli_update *u), const char *what) {
+        _cleanup_ctx_ struct hvsock_ctx *ctx = NULL;
+        struct cli_update u = { .fn = fn };
+        int r = cli_no_options(cmd, argc, argv);
+
+        if (r >= 0)
+                return r;
+        r = cli_positional(cmd, argc, argv, 1, 1, argname);
+        if (r)
+                return r;
+        u.data = argv[optind];
+        r = cli_ctx(&ctx);
+        if (r)
+                return r;
+        return cli_registry_update(ctx, &u, what, argv[optind]);
+}
+
 /* Length of the valid UTF-8 sequence (2 to 4 bytes) at p, or 0. */
 static size_t utf8_sequence(const unsigned char *p) {
         unsigned char c = p[0], lo = 0x80, hi = 0xbf;

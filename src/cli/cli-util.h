@@ -112,6 +112,11 @@ int cli_update_fail(struct cli_update *u, int err, const char *fmt, ...) _printf
 int cli_registry_update(const struct hvsock_ctx *ctx, struct cli_update *u, const char *what,
                         const char *input);
 
+/* A whole command of the form `CMD ARGNAME` with no options that changes
+ * the registry through fn (u->data is the argument). Returns an exit status. */
+int cli_update_command(const struct cli_command *cmd, int argc, char **argv, const char *argname,
+                       int (*fn)(struct hvsock_registry *r, struct cli_update *u), const char *what);
+
 /* Writes s as a JSON string (null for NULL), escaping what JSON requires and
  * replacing bytes that are not UTF-8 with U+FFFD. */
 void json_string(FILE *f, const char *s);

@@ -430,20 +430,7 @@ static int service_remove_apply(struct hvsock_registry *r, struct cli_update *u)
 }
 
 static int service_remove(const struct cli_command *cmd, int argc, char **argv) {
-        _cleanup_ctx_ struct hvsock_ctx *ctx = NULL;
-        struct cli_update u = { .fn = service_remove_apply };
-        int r = cli_no_options(cmd, argc, argv);
-
-        if (r >= 0)
-                return r;
-        r = cli_positional(cmd, argc, argv, 1, 1, "ID or NAME");
-        if (r)
-                return r;
-        u.data = argv[optind];
-        r = cli_ctx(&ctx);
-        if (r)
-                return r;
-        return cli_registry_update(ctx, &u, "removing service", argv[optind]);
+        return cli_update_command(cmd, argc, argv, "ID or NAME", service_remove_apply, "removing service");
 }
 
 static const struct cli_command service_commands[] = {
