@@ -324,7 +324,7 @@ static void setup_env(void) {
 
 int main(int argc, char **argv) {
         double tput[N_PEERS][MAX_ROUNDS], lat[N_PEERS][MAX_ROUNDS];
-        double mt[N_PEERS], ml[N_PEERS];
+        double mt[N_PEERS], ml[N_PEERS], lo_t[N_PEERS], hi_t[N_PEERS], lo_l[N_PEERS], hi_l[N_PEERS];
         char cmd[300];
 
         parse_args(argc, argv);
@@ -337,18 +337,21 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench-local: round %u/%u done\n", r + 1, opt.rounds);
         }
         for (int p = 0; p < N_PEERS; p++) {
-                mt[p] = median_of(tput[p], opt.rounds);
+                mt[p] = median_of(tput[p], opt.rounds); /* sorts: [0] is min, [rounds-1] max */
                 ml[p] = median_of(lat[p], opt.rounds);
+                lo_t[p] = tput[p][0], hi_t[p] = tput[p][opt.rounds - 1];
+                lo_l[p] = lat[p][0], hi_l[p] = lat[p][opt.rounds - 1];
         }
 
         printf("Median of %u interleaved rounds; throughput moves %llu MiB in %zu KiB writes, "
                "latency is the median of %u 1-byte round trips.\n\n",
                opt.rounds, (unsigned long long) (opt.size >> 20), opt.chunk >> 10, opt.pings);
-        printf("| peer | throughput MB/s | vs raw UNIX | round trip us | vs raw UNIX |\n");
-        printf("|---|---:|---:|---:|---:|\n");
+        printf("| peer | throughput MB/s | (min-max) | vs raw UNIX | round trip us | (min-max) | vs raw UNIX |\n");
+        printf("|---|---:|---:|---:|---:|---:|---:|\n");
         for (int p = 0; p < N_PEERS; p++)
-                printf("| %s | %.0f | %.3f | %.2f | %.3f |\n", peer_names[p], mt[p] / 1e6,
-                       mt[p] / mt[PEER_UNIX], ml[p] * 1e6, ml[p] / ml[PEER_UNIX]);
+                printf("| %s | %.0f | %.0f-%.0f | %.3f | %.2f | %.2f-%.2f | %.3f |\n", peer_names[p],
+                       mt[p] / 1e6, lo_t[p] / 1e6, hi_t[p] / 1e6, mt[p] / mt[PEER_UNIX], ml[p] * 1e6,
+                       lo_l[p] * 1e6, hi_l[p] * 1e6, ml[p] / ml[PEER_UNIX]);
         printf("\nGoals: throughput >= 0.95 and round trip <= 1.1 of the raw UNIX socket: %s, %s.\n",
                mt[PEER_HVSOCK] / mt[PEER_UNIX] >= 0.95 ? "met" : "NOT met",
                ml[PEER_HVSOCK] / ml[PEER_UNIX] <= 1.1 ? "met" : "NOT met");
