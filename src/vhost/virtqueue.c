@@ -59,8 +59,12 @@ static void st32(volatile uint8_t *p, uint32_t v) {
 
 void vq_init(struct vq *vq, const struct guest_mem *mem) {
         struct ev_source kick = vq->kick;
+        void *userdata = vq->userdata;
+        unsigned index = vq->index;
 
         memset(vq, 0, sizeof(*vq));
+        vq->userdata = userdata;
+        vq->index = index;
         vq->kick.fn = kick.fn;
         vq->kick.fd = -1;
         vq->call_fd = -1;

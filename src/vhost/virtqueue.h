@@ -45,6 +45,8 @@ struct vq {
         int call_fd;
         int err_fd;
         const struct guest_mem *mem;
+        void *userdata; /* for whoever handles kick.fd */
+        unsigned index;
 };
 
 /* A popped chain: device-readable (out) then device-writable (in) buffers. */

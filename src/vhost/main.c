@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hvsock-vhost: a vhost-user-vsock backend for QEMU. Guest vsock streams on
+ * one side, the hybrid UNIX-socket interface on the other, the registry
+ * enforced in between. One epoll loop; QEMU may disconnect and come back.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <hvsock/hvsock.h>
+
+#include "ev.h"
+#include "macro.h"
+#include "registry.h"
+#include "socket-util.h"
+#include "vhost-user.h"
+#include "vsock.h"
+
+struct daemon {
+        struct ev_loop loop;
+        struct ev_source listener; /* for QEMU */
+        struct ev_source signals;
+        struct vhost_user vu;
+        struct vsock_dev *dev;
+        bool quit;
+};
+
+static void usage(FILE *f) {
+        fputs("usage: hvsock-vhost --socket PATH --guest-cid N --uds-path PATH [--vm NAME]\n"
+              "                    [--max-connections N] [--tx-buffer-size BYTES]\n"
+              "\n"
+              "A vhost-user backend for QEMU's vhost-user-vsock-pci that carries guest vsock\n"
+              "streams to host UNIX sockets and enforces the hvsock registry.\n"
+              "\n"
+              "  --socket PATH           listen here for QEMU (-chardev socket,path=PATH)\n"
+              "  --guest-cid N           the guest's CID (3..4294967294)\n"
+              "  --uds-path PATH         host programs connect here and send \"CONNECT <port>\\n\";\n"
+              "                          a guest connecting to host port P reaches PATH_P, if the\n"
+              "                          registry has an enabled service on P\n"
+              "  --vm NAME               apply this registered VM's per-service policy\n"
+              "  --max-connections N     default 1023\n"
+              "  --tx-buffer-size BYTES  per connection towards the host, default 262144\n"
+              "  -h, --help              show this help\n"
+              "\n"
+              "The registry is read from $HVSOCK_CONFIG_DIR (default /etc/hvsock) and reloaded\n"
+              "when it changes.\n", f);
+}
+
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        if (!s[0] || s[0] == '-' || s[0] == '+')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || *end || v < min || v > max)
+                return -ERANGE;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+static void dev_ring_kick(void *userdata, unsigned index) {
+        struct daemon *dm = userdata;
+
+        if (index == VSOCK_TX_RING) {
+                vsock_dev_process_tx(dm->dev);
+        } else {
+                vsock_dev_process_rx(dm->dev);
+        }
+}
+
+static void dev_reset(void *userdata) {
+        struct daemon *dm = userdata;
+
+        vsock_dev_reset(dm->dev);
+}
+
+static const struct vhost_user_ops ops = {
+        .ring_kick = dev_ring_kick,
+        .reset = dev_reset,
+};
+
+static void listener_event(struct ev_source *s, uint32_t revents) {
+        struct daemon *dm = (struct daemon *) ((char *) s - offsetof(struct daemon, listener));
+        int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+
+        if (fd < 0)
+                return;
+        /* One QEMU at a time: a second one is turned away. */
+        if (vhost_user_attached(&dm->vu)) {
+                fprintf(stderr, "hvsock-vhost: a QEMU is already connected; refusing another\n");
+                safe_close(fd);
+                return;
+        }
+        if (vhost_user_attach(&dm->vu, fd) < 0)
+                fprintf(stderr, "hvsock-vhost: cannot serve the QEMU connection\n");
+}
+
+static void signal_event(struct ev_source *s, uint32_t revents) {
+        struct daemon *dm = (struct daemon *) ((char *) s - offsetof(struct daemon, signals));
+        struct signalfd_siginfo si;
+
+        if (read(s->fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
+                dm->quit = true;
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "socket", required_argument, NULL, 's' },
+                { "guest-cid", required_argument, NULL, 'c' },
+                { "uds-path", required_argument, NULL, 'u' },
+                { "vm", required_argument, NULL, 'v' },
+                { "max-connections", required_argument, NULL, 'm' },
+                { "tx-buffer-size", required_argument, NULL, 't' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        struct vsock_dev_config cfg = {
+                .max_connections = VSOCK_DEFAULT_MAX_CONNECTIONS,
+                .tx_buffer_size = VSOCK_DEFAULT_TX_BUFFER_SIZE,
+        };
+        struct hvsock_ctx *ctx = NULL;
+        const char *socket_path = NULL;
+        struct daemon dm = { .quit = false };
+        bool have_cid = false;
+        sigset_t mask;
+        int c, r, status = 1;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case 's':
+                        socket_path = optarg;
+                        break;
+                case 'c':
+                        if (parse_u32(optarg, 3, UINT32_MAX - 1, &cfg.guest_cid) < 0) {
+                                fprintf(stderr, "hvsock-vhost: bad --guest-cid '%s': expected 3..4294967294\n", optarg);
+                                return 2;
+                        }
+                        have_cid = true;
+                        break;
+                case 'u':
+                        cfg.uds_path = optarg;
+                        break;
+                case 'v':
+                        if (!hvsock__vm_name_valid(optarg)) {
+                                fprintf(stderr, "hvsock-vhost: bad --vm '%s': not a valid VM name\n", optarg);
+                                return 2;
+                        }
+                        cfg.vm_name = optarg;
+                        break;
+                case 'm':
+                        if (parse_u32(optarg, 1, 65536, &cfg.max_connections) < 0) {
+                                fprintf(stderr, "hvsock-vhost: bad --max-connections '%s': expected 1..65536\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 't':
+                        if (parse_u32(optarg, 4096, 1u << 30, &cfg.tx_buffer_size) < 0) {
+                                fprintf(stderr, "hvsock-vhost: bad --tx-buffer-size '%s': expected 4096..1073741824\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'hvsock-vhost --help'.\n");
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "hvsock-vhost: unexpected argument '%s'\nTry 'hvsock-vhost --help'.\n", argv[optind]);
+                return 2;
+        }
+        if (!socket_path || !have_cid || !cfg.uds_path) {
+                fprintf(stderr, "hvsock-vhost: --socket, --guest-cid and --uds-path are required\n"
+                                "Try 'hvsock-vhost --help'.\n");
+                return 2;
+        }
+
+        r = hvsock_ctx_new(&ctx);
+        if (r < 0) {
+                fprintf(stderr, "hvsock-vhost: configuration: %s\n", hvsock_strerror(r));
+                return 1;
+        }
+        cfg.config_dir = hvsock_ctx_config_dir(ctx);
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        dm.listener.fd = dm.signals.fd = -1;
+        if ((r = ev_loop_init(&dm.loop)) < 0) {
+                fprintf(stderr, "hvsock-vhost: epoll: %s\n", strerror(-r));
+                goto out;
+        }
+        r = vsock_dev_new(&cfg, &dm.loop, &dm.vu.vqs[VSOCK_RX_RING], &dm.vu.vqs[VSOCK_TX_RING], &dm.dev);
+        if (r < 0) {
+                fprintf(stderr, "hvsock-vhost: device: %s\n", strerror(-r));
+                goto out;
+        }
+        vhost_user_init(&dm.vu, &dm.loop, cfg.guest_cid, &ops, &dm);
+
+        dm.signals.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        dm.signals.fn = signal_event;
+        if (dm.signals.fd < 0 || ev_add(&dm.loop, &dm.signals, EPOLLIN) < 0) {
+                fprintf(stderr, "hvsock-vhost: signalfd: %s\n", strerror(errno));
+                goto out;
+        }
+        r = unix_listen(socket_path, 1);
+        if (r < 0) {
+                fprintf(stderr, "hvsock-vhost: cannot listen on '%s': %s\n", socket_path, strerror(-r));
+                goto out;
+        }
+        dm.listener.fd = r;
+        dm.listener.fn = listener_event;
+        if (ev_add(&dm.loop, &dm.listener, EPOLLIN) < 0)
+                goto out;
+        r = vsock_dev_listen(dm.dev);
+        if (r < 0) {
+                fprintf(stderr, "hvsock-vhost: cannot listen on '%s': %s\n", cfg.uds_path, strerror(-r));
+                goto out;
+        }
+
+        while (!dm.quit) {
+                r = ev_run_once(&dm.loop, -1);
+                vsock_dev_gc(dm.dev);
+                if (r < 0) {
+                        fprintf(stderr, "hvsock-vhost: epoll_wait: %s\n", strerror(-r));
+                        goto out;
+                }
+        }
+        status = 0;
+out:
+        if (dm.dev)
+                vhost_user_detach(&dm.vu);
+        dm.dev = vsock_dev_free(dm.dev);
+        if (dm.listener.fd >= 0) {
+                safe_close(dm.listener.fd);
+                (void) unlink(socket_path);
+        }
+        safe_close(dm.signals.fd);
+        ev_loop_done(&dm.loop);
+        hvsock_ctx_free(ctx);
+        return status;
+}

@@ -1,0 +1,978 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "connect-line.h"
+#include "iov.h"
+#include "macro.h"
+#include "registry.h"
+#include "socket-util.h"
+#include "transport.h"
+#include "vsock-packet.h"
+#include "vsock.h"
+
+#define BUCKETS 256
+#define HOST_PORT_FIRST (1u << 30) /* host-initiated ports, as Firecracker */
+#define HOST_PORT_END (1u << 31)
+#define DATA_BURST 16 /* packets per connection before the next one gets a turn */
+
+enum conn_state {
+        CONN_LINE,        /* host client: reading "CONNECT <port>\n" */
+        CONN_CONNECTING,  /* host client: REQUEST sent or queued, waiting for RESPONSE */
+        CONN_ESTABLISHED,
+};
+
+struct vsock_conn {
+        struct ev_source src; /* the host UNIX socket */
+        struct vsock_dev *dev;
+        enum conn_state state;
+        uint32_t guest_port, host_port;
+        struct connect_line line;
+
+        /* Owed to the guest. */
+        bool need_request, need_response, need_credit_update;
+        uint32_t need_shutdown; /* VSOCK_SHUTDOWN_* flags still to send */
+        bool pending;           /* on dev's pending list */
+
+        /* Guest -> host: we advertise buf_alloc = tx_buffer_size. */
+        uint32_t fwd_cnt;       /* bytes written to the host socket */
+        uint32_t last_fwd_sent; /* fwd_cnt the guest last heard */
+        uint8_t *buf;           /* ring of tx_buffer_size bytes, allocated when needed */
+        uint32_t buf_head, buf_len;
+
+        /* Host -> guest. */
+        uint32_t tx_cnt; /* bytes sent to the guest */
+        uint32_t peer_buf_alloc, peer_fwd_cnt;
+        bool host_readable; /* edge seen, not yet read to EAGAIN */
+        bool host_eof;
+        bool shutdown_sent;
+
+        bool guest_no_send, guest_no_recv;
+        bool host_shut_wr;
+        bool dead;
+
+        struct vsock_conn *next;         /* bucket chain */
+        struct vsock_conn *pending_next; /* pending list */
+        struct vsock_conn *dead_next;
+        struct vsock_conn *all_prev, *all_next; /* every live connection */
+};
+
+struct rst_entry {
+        uint32_t guest_port, host_port;
+};
+
+struct vsock_dev {
+        struct vsock_dev_config cfg;
+        char *uds_path, *config_dir, *vm_name;
+        struct ev_loop *loop;
+        struct vq *rx, *tx;
+        struct ev_source listener;
+
+        struct vsock_conn *buckets[BUCKETS];
+        unsigned n_conns;
+        struct vsock_conn *pending_head, *pending_tail;
+        struct vsock_conn *dead;
+        struct vsock_conn *all;
+        uint32_t next_host_port;
+
+        struct rst_entry *rsts; /* ring of queued RSTs for connections already gone */
+        unsigned rst_head, rst_len, rst_cap;
+
+        struct hvsock_registry *registry; /* NULL: unreadable, deny all */
+        struct stat registry_st;
+        bool registry_loaded;
+
+        struct vsock_stats stats;
+        struct vq_elem elem;
+};
+
+static void conn_reset(struct vsock_conn *c, bool send_rst);
+static void conn_host_event(struct ev_source *s, uint32_t revents);
+
+static void log_error(const char *fmt, ...) _printf_(1, 2);
+static void log_error(const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        fputs("hvsock-vhost: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+}
+
+/* ---- connection table ---- */
+
+static unsigned bucket_of(uint32_t guest_port, uint32_t host_port) {
+        uint32_t h = guest_port * 0x9e3779b1u ^ host_port * 0x85ebca6bu;
+        return (h ^ h >> 16) % BUCKETS;
+}
+
+static struct vsock_conn *conn_find(struct vsock_dev *d, uint32_t guest_port, uint32_t host_port) {
+        for (struct vsock_conn *c = d->buckets[bucket_of(guest_port, host_port)]; c; c = c->next)
+                if (c->guest_port == guest_port && c->host_port == host_port)
+                        return c;
+        return NULL;
+}
+
+static void conn_link(struct vsock_conn *c) {
+        unsigned b = bucket_of(c->guest_port, c->host_port);
+
+        c->next = c->dev->buckets[b];
+        c->dev->buckets[b] = c;
+}
+
+static void conn_unlink(struct vsock_conn *c) {
+        struct vsock_conn **p = &c->dev->buckets[bucket_of(c->guest_port, c->host_port)];
+
+        for (; *p; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        return;
+                }
+}
+
+static struct vsock_conn *conn_new(struct vsock_dev *d, int fd, enum conn_state state) {
+        struct vsock_conn *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return NULL;
+        c->src.fd = fd;
+        c->src.fn = conn_host_event;
+        c->dev = d;
+        c->state = state;
+        if (ev_add(d->loop, &c->src, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+                free(c);
+                return NULL;
+        }
+        d->n_conns++;
+        c->all_next = d->all;
+        if (d->all)
+                d->all->all_prev = c;
+        d->all = c;
+        return c;
+}
+
+static void conn_mark_pending(struct vsock_conn *c) {
+        struct vsock_dev *d = c->dev;
+
+        if (c->pending || c->dead)
+                return;
+        c->pending = true;
+        c->pending_next = NULL;
+        if (d->pending_tail)
+                d->pending_tail->pending_next = c;
+        else
+                d->pending_head = c;
+        d->pending_tail = c;
+}
+
+static struct vsock_conn *pending_pop(struct vsock_dev *d) {
+        struct vsock_conn *c = d->pending_head;
+
+        if (!c)
+                return NULL;
+        d->pending_head = c->pending_next;
+        if (!d->pending_head)
+                d->pending_tail = NULL;
+        c->pending = false;
+        c->pending_next = NULL;
+        return c;
+}
+
+static void pending_push_front(struct vsock_dev *d, struct vsock_conn *c) {
+        c->pending = true;
+        c->pending_next = d->pending_head;
+        d->pending_head = c;
+        if (!d->pending_tail)
+                d->pending_tail = c;
+}
+
+static void queue_rst(struct vsock_dev *d, uint32_t guest_port, uint32_t host_port) {
+        if (d->rst_len == d->rst_cap) {
+                d->stats.rst_dropped++;
+                return;
+        }
+        d->rsts[(d->rst_head + d->rst_len) % d->rst_cap] = (struct rst_entry) { guest_port, host_port };
+        d->rst_len++;
+}
+
+/* Closes the host side and forgets the connection; the memory goes at gc. */
+static void conn_reset(struct vsock_conn *c, bool send_rst) {
+        struct vsock_dev *d = c->dev;
+
+        if (c->dead)
+                return;
+        if (send_rst && c->state != CONN_LINE)
+                queue_rst(d, c->guest_port, c->host_port);
+        if (c->state != CONN_LINE)
+                conn_unlink(c);
+        ev_del(d->loop, &c->src);
+        c->src.fd = safe_close(c->src.fd);
+        if (c->all_prev)
+                c->all_prev->all_next = c->all_next;
+        else
+                d->all = c->all_next;
+        if (c->all_next)
+                c->all_next->all_prev = c->all_prev;
+        c->dead = true;
+        c->dead_next = d->dead;
+        d->dead = c;
+        d->n_conns--;
+}
+
+static void conn_free(struct vsock_conn *c) {
+        free(c->buf);
+        free(c);
+}
+
+/* ---- registry ---- */
+
+static void registry_refresh(struct vsock_dev *d) {
+        char path[4096];
+        struct stat st;
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        if (snprintf(path, sizeof(path), "%s/%s", d->config_dir, HVSOCK_REGISTRY_FILE) >= (int) sizeof(path))
+                return;
+        if (stat(path, &st) < 0) {
+                if (errno != ENOENT)
+                        return;
+                memset(&st, 0, sizeof(st));
+        }
+        if (d->registry_loaded && st.st_ino == d->registry_st.st_ino && st.st_dev == d->registry_st.st_dev &&
+            st.st_size == d->registry_st.st_size &&
+            st.st_mtim.tv_sec == d->registry_st.st_mtim.tv_sec &&
+            st.st_mtim.tv_nsec == d->registry_st.st_mtim.tv_nsec &&
+            st.st_ctim.tv_sec == d->registry_st.st_ctim.tv_sec &&
+            st.st_ctim.tv_nsec == d->registry_st.st_ctim.tv_nsec)
+                return;
+        d->registry = hvsock__registry_free(d->registry);
+        d->registry_st = st;
+        d->registry_loaded = true;
+        r = hvsock__registry_load(d->config_dir, &d->registry, &err);
+        if (r < 0) {
+                /* Fail closed: a registry we cannot read allows nothing. */
+                log_error("registry '%s': %s; refusing every guest connection until it is fixed",
+                          path, err ? err : strerror(-r));
+                d->registry = NULL;
+        }
+}
+
+static bool port_allowed(struct vsock_dev *d, uint32_t port) {
+        const struct hvsock_service *s;
+        const struct hvsock_vm *vm = NULL;
+
+        registry_refresh(d);
+        if (!d->registry)
+                return false;
+        s = hvsock__registry_find_service_by_port(d->registry, port);
+        if (!s)
+                return false;
+        if (d->vm_name) {
+                vm = hvsock__registry_find_vm_by_name(d->registry, d->vm_name);
+                if (!vm)
+                        return false;
+        }
+        return hvsock__service_allowed(s, vm);
+}
+
+/* ---- packets to the guest ---- */
+
+static void fill_hdr(struct vsock_dev *d, struct vsock_hdr *h, uint32_t guest_port, uint32_t host_port,
+                     uint16_t op) {
+        *h = (struct vsock_hdr) {
+                .src_cid = VSOCK_CID_HOST,
+                .dst_cid = d->cfg.guest_cid,
+                .src_port = host_port,
+                .dst_port = guest_port,
+                .type = VSOCK_TYPE_STREAM,
+                .op = op,
+                .buf_alloc = d->cfg.tx_buffer_size,
+        };
+}
+
+/* Pops an rx chain with room for a header. Returns 1, or 0 when none. */
+static int rx_pop(struct vsock_dev *d) {
+        for (;;) {
+                int r = vq_pop(d->rx, &d->elem);
+
+                if (r == 0 || r == -EIO)
+                        return 0;
+                if (r < 0) {
+                        d->stats.dropped_malformed++;
+                        continue;
+                }
+                if (d->elem.in_len >= VSOCK_HDR_SIZE)
+                        return 1;
+                /* A buffer too small for any packet: hand it back unused. */
+                d->stats.dropped_malformed++;
+                vq_push(d->rx, d->elem.head, 0);
+        }
+}
+
+static int emit_hdr(struct vsock_dev *d, const struct vsock_hdr *h) {
+        uint8_t raw[VSOCK_HDR_SIZE];
+
+        if (!rx_pop(d))
+                return 0;
+        vsock_hdr_build(h, raw);
+        iov_from_buf(d->elem.in, d->elem.n_in, 0, raw, sizeof(raw));
+        vq_push(d->rx, d->elem.head, VSOCK_HDR_SIZE);
+        if (h->op == VSOCK_OP_RST)
+                d->stats.rst_sent++;
+        return 1;
+}
+
+static int emit_conn_op(struct vsock_conn *c, uint16_t op, uint32_t flags) {
+        struct vsock_hdr h;
+
+        fill_hdr(c->dev, &h, c->guest_port, c->host_port, op);
+        h.flags = flags;
+        h.fwd_cnt = c->fwd_cnt;
+        if (!emit_hdr(c->dev, &h))
+                return 0;
+        c->last_fwd_sent = c->fwd_cnt;
+        c->need_credit_update = false;
+        return 1;
+}
+
+static bool conn_may_send_data(const struct vsock_conn *c) {
+        return c->state == CONN_ESTABLISHED && c->host_readable && !c->host_eof && !c->guest_no_recv;
+}
+
+static uint32_t peer_free(const struct vsock_conn *c) {
+        uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt;
+
+        /* A guest reporting more consumed than we sent gets no extra credit. */
+        if (in_flight > c->peer_buf_alloc)
+                return 0;
+        return c->peer_buf_alloc - in_flight;
+}
+
+/* Reads from the host into one rx chain. Returns 1 sent, 0 no rx buffer,
+ * -EAGAIN nothing to read (or no credit), -EPIPE end of stream, other -errno. */
+static int emit_data(struct vsock_conn *c) {
+        struct vsock_dev *d = c->dev;
+        struct iovec iov[VQ_IOV_MAX];
+        uint8_t raw[VSOCK_HDR_SIZE];
+        struct vsock_hdr h;
+        size_t room, max;
+        unsigned n;
+        ssize_t k;
+        uint32_t credit = peer_free(c);
+
+        if (credit == 0)
+                return -EAGAIN;
+        if (!rx_pop(d))
+                return 0;
+        max = d->elem.in_len - VSOCK_HDR_SIZE;
+        if (max > credit)
+                max = credit;
+        if (max > VSOCK_MAX_PAYLOAD)
+                max = VSOCK_MAX_PAYLOAD;
+        if (max == 0) {
+                /* A header-sized buffer carries no data: leave it for control packets. */
+                vq_unpop(d->rx);
+                return 0;
+        }
+        n = iov_slice(iov, VQ_IOV_MAX, d->elem.in, d->elem.n_in, VSOCK_HDR_SIZE, max, &room);
+        k = readv(c->src.fd, iov, (int) n);
+        if (k <= 0) {
+                vq_unpop(d->rx);
+                if (k == 0)
+                        return -EPIPE;
+                return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : negative_errno();
+        }
+        fill_hdr(d, &h, c->guest_port, c->host_port, VSOCK_OP_RW);
+        h.len = (uint32_t) k;
+        h.fwd_cnt = c->fwd_cnt;
+        vsock_hdr_build(&h, raw);
+        iov_from_buf(d->elem.in, d->elem.n_in, 0, raw, sizeof(raw));
+        vq_push(d->rx, d->elem.head, VSOCK_HDR_SIZE + (uint32_t) k);
+        c->tx_cnt += (uint32_t) k;
+        c->last_fwd_sent = c->fwd_cnt;
+        c->need_credit_update = false;
+        return 1;
+}
+
+/* Both directions finished: tell the guest with RST and forget it. */
+static bool conn_check_done(struct vsock_conn *c) {
+        if (c->dead || c->state != CONN_ESTABLISHED || c->buf_len > 0 || !c->guest_no_send)
+                return c->dead;
+        /* The host said all it had (and the guest heard it), or the guest
+         * closed both ways: either way nothing more can flow. */
+        if ((c->host_eof && c->shutdown_sent) || c->guest_no_recv) {
+                conn_reset(c, true);
+                return true;
+        }
+        return false;
+}
+
+/* Sends what c owes the guest. Returns 1 when c has nothing left, 0 when the
+ * rx ring ran out, 2 when c yielded with more to send. */
+static int conn_emit(struct vsock_conn *c) {
+        if (c->dead)
+                return 1;
+        if (c->need_request) {
+                struct vsock_hdr h;
+
+                fill_hdr(c->dev, &h, c->guest_port, c->host_port, VSOCK_OP_REQUEST);
+                if (!emit_hdr(c->dev, &h))
+                        return 0;
+                c->need_request = false;
+        }
+        if (c->need_response) {
+                if (!emit_conn_op(c, VSOCK_OP_RESPONSE, 0))
+                        return 0;
+                c->need_response = false;
+        }
+        for (unsigned burst = 0; conn_may_send_data(c); burst++) {
+                int r;
+
+                if (burst == DATA_BURST)
+                        return 2;
+                r = emit_data(c);
+                if (r == 0)
+                        return 0;
+                if (r == -EAGAIN) {
+                        if (peer_free(c) > 0)
+                                c->host_readable = false;
+                        break;
+                }
+                if (r == -EPIPE) {
+                        c->host_eof = true;
+                        c->need_shutdown |= VSOCK_SHUTDOWN_SEND;
+                        break;
+                }
+                if (r < 0) {
+                        conn_reset(c, true);
+                        return 1;
+                }
+        }
+        if (c->need_shutdown) {
+                if (!emit_conn_op(c, VSOCK_OP_SHUTDOWN, c->need_shutdown))
+                        return 0;
+                c->need_shutdown = 0;
+                c->shutdown_sent = true;
+        }
+        if (c->need_credit_update) {
+                if (!emit_conn_op(c, VSOCK_OP_CREDIT_UPDATE, 0))
+                        return 0;
+        }
+        conn_check_done(c);
+        return 1;
+}
+
+/* Sends queued RSTs. Returns false when the rx ring ran out. */
+static bool flush_rsts(struct vsock_dev *d) {
+        while (d->rst_len > 0) {
+                const struct rst_entry *e = &d->rsts[d->rst_head];
+                struct vsock_hdr h;
+
+                fill_hdr(d, &h, e->guest_port, e->host_port, VSOCK_OP_RST);
+                if (!emit_hdr(d, &h))
+                        return false;
+                d->rst_head = (d->rst_head + 1) % d->rst_cap;
+                d->rst_len--;
+        }
+        return true;
+}
+
+void vsock_dev_process_rx(struct vsock_dev *d) {
+        if (!vq_ready(d->rx))
+                return;
+        vq_drain_kick(d->rx);
+        /* conn_emit may queue RSTs while finishing connections: flush them
+         * before each connection gets its turn and once more at the end. */
+        while (flush_rsts(d)) {
+                struct vsock_conn *c = pending_pop(d);
+                int r;
+
+                if (!c)
+                        break;
+                r = conn_emit(c);
+                if (r == 0) {
+                        if (!c->dead)
+                                pending_push_front(d, c);
+                        break;
+                }
+                if (r == 2)
+                        conn_mark_pending(c);
+        }
+        vq_notify(d->rx);
+}
+
+/* ---- guest -> host data ---- */
+
+static void conn_maybe_credit(struct vsock_conn *c) {
+        uint32_t threshold = c->dev->cfg.tx_buffer_size / 4;
+
+        if (c->fwd_cnt - c->last_fwd_sent >= (threshold ? threshold : 1) ||
+            (c->buf_len == 0 && c->fwd_cnt != c->last_fwd_sent)) {
+                c->need_credit_update = true;
+                conn_mark_pending(c);
+        }
+}
+
+/* Writes buffered bytes to the host. Returns 0 or -errno (fatal). */
+static int conn_flush(struct vsock_conn *c) {
+        uint32_t cap = c->dev->cfg.tx_buffer_size;
+        bool flushed = false;
+
+        while (c->buf_len > 0) {
+                struct iovec iov[2];
+                uint32_t first = c->buf_len < cap - c->buf_head ? c->buf_len : cap - c->buf_head;
+                int n = 1;
+                ssize_t k;
+
+                iov[0] = (struct iovec) { c->buf + c->buf_head, first };
+                if (first < c->buf_len) {
+                        iov[1] = (struct iovec) { c->buf, c->buf_len - first };
+                        n = 2;
+                }
+                k = writev(c->src.fd, iov, n);
+                if (k < 0) {
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                break;
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                c->buf_head = (uint32_t) ((c->buf_head + (uint32_t) k) % cap);
+                c->buf_len -= (uint32_t) k;
+                c->fwd_cnt += (uint32_t) k;
+                flushed = true;
+        }
+        if (c->buf_len == 0 && c->guest_no_send && !c->host_shut_wr) {
+                (void) shutdown(c->src.fd, SHUT_WR);
+                c->host_shut_wr = true;
+        }
+        if (flushed)
+                conn_maybe_credit(c);
+        return 0;
+}
+
+/* Forwards an RW payload: straight to the host socket while nothing is
+ * buffered, the rest into the connection's buffer. Returns 0 or -errno. */
+static int conn_forward(struct vsock_conn *c, const struct iovec *payload, unsigned n, uint32_t len) {
+        uint32_t cap = c->dev->cfg.tx_buffer_size;
+        size_t off = 0;
+
+        if (c->buf_len == 0) {
+                ssize_t k = writev(c->src.fd, payload, (int) n);
+
+                if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+                        return negative_errno();
+                if (k > 0) {
+                        off = (size_t) k;
+                        c->fwd_cnt += (uint32_t) k;
+                }
+        }
+        if (off < len) {
+                uint32_t rest = len - (uint32_t) off;
+
+                /* The guest may only send what our credit allows; more is a
+                 * protocol violation, not something to buffer without end. */
+                if (rest > cap - c->buf_len)
+                        return -ENOBUFS;
+                if (!c->buf) {
+                        c->buf = malloc(cap);
+                        if (!c->buf)
+                                return -ENOMEM;
+                }
+                while (rest > 0) {
+                        uint32_t tail = (c->buf_head + c->buf_len) % cap;
+                        uint32_t chunk = rest < cap - tail ? rest : cap - tail;
+
+                        iov_to_buf(payload, n, off, c->buf + tail, chunk);
+                        c->buf_len += chunk;
+                        off += chunk;
+                        rest -= chunk;
+                }
+        }
+        conn_maybe_credit(c);
+        return 0;
+}
+
+/* ---- guest packets ---- */
+
+static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h) {
+        char path[4096];
+        struct sockaddr_un sa;
+        socklen_t salen;
+        _cleanup_close_ int fd = -1;
+        struct vsock_conn *c;
+
+        if (d->n_conns >= d->cfg.max_connections || !port_allowed(d, h->dst_port))
+                goto refuse;
+        if (hvsock__hybrid_listen_path(d->uds_path, h->dst_port, path, sizeof(path)) < 0 ||
+            sockaddr_un_set(&sa, &salen, path) < 0)
+                goto refuse;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                goto refuse;
+        /* A UNIX connect finishes at once or fails (EAGAIN: backlog full). */
+        if (connect(fd, (struct sockaddr *) &sa, salen) < 0)
+                goto refuse;
+        c = conn_new(d, fd, CONN_ESTABLISHED);
+        if (!c)
+                goto refuse;
+        TAKE_FD(fd);
+        c->guest_port = h->src_port;
+        c->host_port = h->dst_port;
+        c->peer_buf_alloc = h->buf_alloc;
+        c->peer_fwd_cnt = h->fwd_cnt;
+        c->need_response = true;
+        conn_link(c);
+        conn_mark_pending(c);
+        return;
+refuse:
+        d->stats.refused++;
+        queue_rst(d, h->src_port, h->dst_port);
+}
+
+static void conn_guest_shutdown(struct vsock_conn *c, uint32_t flags) {
+        if (flags & VSOCK_SHUTDOWN_RCV)
+                c->guest_no_recv = true;
+        if (flags & VSOCK_SHUTDOWN_SEND)
+                c->guest_no_send = true;
+        if (c->guest_no_send && c->buf_len == 0 && !c->host_shut_wr) {
+                (void) shutdown(c->src.fd, SHUT_WR);
+                c->host_shut_wr = true;
+        }
+        conn_check_done(c);
+}
+
+static void conn_response(struct vsock_conn *c) {
+        char line[32];
+        int n;
+
+        if (c->state != CONN_CONNECTING) {
+                conn_reset(c, true);
+                return;
+        }
+        n = snprintf(line, sizeof(line), "OK %" PRIu32 "\n", c->host_port);
+        if (send(c->src.fd, line, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+                conn_reset(c, true);
+                return;
+        }
+        c->state = CONN_ESTABLISHED;
+        /* Data the client sent after its CONNECT line is waiting. */
+        c->host_readable = true;
+        conn_mark_pending(c);
+}
+
+static void handle_packet(struct vsock_dev *d, const struct vq_elem *e) {
+        struct iovec payload[VQ_IOV_MAX];
+        uint8_t raw[VSOCK_HDR_SIZE];
+        struct vsock_hdr h;
+        struct vsock_conn *c;
+        unsigned n;
+        size_t got;
+        int r;
+
+        if (e->out_len < VSOCK_HDR_SIZE) {
+                d->stats.dropped_malformed++;
+                return;
+        }
+        iov_to_buf(e->out, e->n_out, 0, raw, sizeof(raw));
+        vsock_hdr_parse(raw, &h);
+        if (h.src_cid != d->cfg.guest_cid) {
+                d->stats.dropped_cid++;
+                return;
+        }
+        c = conn_find(d, h.src_port, h.dst_port);
+        if (h.len > e->out_len - VSOCK_HDR_SIZE || h.len > VSOCK_MAX_PAYLOAD) {
+                /* A malformed frame ends its connection, nothing else. */
+                d->stats.dropped_malformed++;
+                if (c)
+                        conn_reset(c, true);
+                else if (h.op != VSOCK_OP_RST)
+                        queue_rst(d, h.src_port, h.dst_port);
+                return;
+        }
+        if (h.op == VSOCK_OP_RST) {
+                if (c)
+                        conn_reset(c, false);
+                return;
+        }
+        if (h.dst_cid != VSOCK_CID_HOST || h.type != VSOCK_TYPE_STREAM) {
+                if (c)
+                        conn_reset(c, true);
+                else
+                        queue_rst(d, h.src_port, h.dst_port);
+                return;
+        }
+        if (h.op == VSOCK_OP_REQUEST) {
+                if (c) {
+                        conn_reset(c, true);
+                        return;
+                }
+                guest_connect(d, &h);
+                return;
+        }
+        if (!c) {
+                queue_rst(d, h.src_port, h.dst_port);
+                return;
+        }
+        c->peer_buf_alloc = h.buf_alloc;
+        c->peer_fwd_cnt = h.fwd_cnt;
+        if (c->host_readable && peer_free(c) > 0)
+                conn_mark_pending(c);
+        switch (h.op) {
+        case VSOCK_OP_RESPONSE:
+                conn_response(c);
+                break;
+        case VSOCK_OP_SHUTDOWN:
+                conn_guest_shutdown(c, h.flags);
+                break;
+        case VSOCK_OP_RW:
+                if (c->state != CONN_ESTABLISHED || c->guest_no_send) {
+                        conn_reset(c, true);
+                        break;
+                }
+                if (h.len == 0)
+                        break;
+                n = iov_slice(payload, VQ_IOV_MAX, e->out, e->n_out, VSOCK_HDR_SIZE, h.len, &got);
+                r = conn_forward(c, payload, n, h.len);
+                if (r < 0)
+                        conn_reset(c, true);
+                break;
+        case VSOCK_OP_CREDIT_UPDATE:
+                break; /* the credit fields were taken above */
+        case VSOCK_OP_CREDIT_REQUEST:
+                c->need_credit_update = true;
+                conn_mark_pending(c);
+                break;
+        default:
+                conn_reset(c, true);
+                break;
+        }
+}
+
+void vsock_dev_process_tx(struct vsock_dev *d) {
+        int r;
+
+        if (!vq_ready(d->tx))
+                return;
+        vq_drain_kick(d->tx);
+        /* Always drain: a slow host socket buffers or resets its own
+         * connection, it never stalls the queue for the others. */
+        while ((r = vq_pop(d->tx, &d->elem)) != 0) {
+                if (r == -EIO)
+                        break;
+                if (r < 0) {
+                        d->stats.dropped_malformed++;
+                        continue;
+                }
+                handle_packet(d, &d->elem);
+                vq_push(d->tx, d->elem.head, 0);
+        }
+        vq_notify(d->tx);
+        vsock_dev_process_rx(d);
+}
+
+/* ---- host side ---- */
+
+static uint32_t alloc_host_port(struct vsock_dev *d, uint32_t guest_port) {
+        for (;;) {
+                uint32_t p = d->next_host_port++;
+
+                if (d->next_host_port >= HOST_PORT_END)
+                        d->next_host_port = HOST_PORT_FIRST;
+                if (!conn_find(d, guest_port, p))
+                        return p;
+        }
+}
+
+static void conn_read_line(struct vsock_conn *c) {
+        for (;;) {
+                uint32_t port;
+                char ch;
+                ssize_t k = read(c->src.fd, &ch, 1);
+                int r;
+
+                if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return;
+                if (k <= 0) {
+                        conn_reset(c, false);
+                        return;
+                }
+                r = connect_line_feed(&c->line, ch, &port);
+                if (r == 0)
+                        continue;
+                if (r < 0) {
+                        conn_reset(c, false);
+                        return;
+                }
+                c->guest_port = port;
+                c->host_port = alloc_host_port(c->dev, port);
+                c->state = CONN_CONNECTING;
+                c->need_request = true;
+                c->host_readable = false;
+                conn_link(c);
+                conn_mark_pending(c);
+                return;
+        }
+}
+
+static void conn_host_event(struct ev_source *s, uint32_t revents) {
+        struct vsock_conn *c = (struct vsock_conn *) s;
+        struct vsock_dev *d = c->dev;
+
+        if (c->state == CONN_LINE) {
+                conn_read_line(c);
+                vsock_dev_process_rx(d);
+                return;
+        }
+        if (revents & EPOLLOUT && c->buf_len > 0) {
+                if (conn_flush(c) < 0) {
+                        conn_reset(c, true);
+                        vsock_dev_process_rx(d);
+                        return;
+                }
+                conn_check_done(c);
+                if (c->dead) {
+                        vsock_dev_process_rx(d);
+                        return;
+                }
+        }
+        if (revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                c->host_readable = true;
+                conn_mark_pending(c);
+        }
+        vsock_dev_process_rx(d);
+}
+
+static void listener_event(struct ev_source *s, uint32_t revents) {
+        struct vsock_dev *d = (struct vsock_dev *) ((char *) s - offsetof(struct vsock_dev, listener));
+
+        for (;;) {
+                int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                struct vsock_conn *c;
+
+                if (fd < 0)
+                        return;
+                if (d->n_conns >= d->cfg.max_connections) {
+                        safe_close(fd);
+                        continue;
+                }
+                c = conn_new(d, fd, CONN_LINE);
+                if (!c)
+                        safe_close(fd);
+        }
+}
+
+/* ---- lifetime ---- */
+
+int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, struct vq *rx,
+                  struct vq *tx, struct vsock_dev **ret) {
+        struct vsock_dev *d;
+
+        if (!cfg->uds_path || !cfg->config_dir || cfg->max_connections == 0 ||
+            cfg->tx_buffer_size == 0 || cfg->tx_buffer_size > (1u << 30))
+                return -EINVAL;
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        d->cfg = *cfg;
+        d->uds_path = strdup(cfg->uds_path);
+        d->config_dir = strdup(cfg->config_dir);
+        d->vm_name = cfg->vm_name ? strdup(cfg->vm_name) : NULL;
+        d->rst_cap = 2 * cfg->max_connections + 256;
+        d->rsts = calloc(d->rst_cap, sizeof(*d->rsts));
+        if (!d->uds_path || !d->config_dir || (cfg->vm_name && !d->vm_name) || !d->rsts) {
+                vsock_dev_free(d);
+                return -ENOMEM;
+        }
+        d->loop = loop;
+        d->rx = rx;
+        d->tx = tx;
+        d->listener.fd = -1;
+        d->listener.fn = listener_event;
+        d->next_host_port = HOST_PORT_FIRST;
+        *ret = d;
+        return 0;
+}
+
+int vsock_dev_listen(struct vsock_dev *d) {
+        int fd = unix_listen(d->uds_path, 128);
+        int r;
+
+        if (fd < 0)
+                return fd;
+        d->listener.fd = fd;
+        r = ev_add(d->loop, &d->listener, EPOLLIN);
+        if (r < 0)
+                d->listener.fd = safe_close(fd);
+        return r;
+}
+
+void vsock_dev_reset(struct vsock_dev *d) {
+        while (d->all)
+                conn_reset(d->all, false);
+        d->rst_len = 0;
+        d->rst_head = 0;
+        while (pending_pop(d))
+                ;
+        vsock_dev_gc(d);
+}
+
+void vsock_dev_gc(struct vsock_dev *d) {
+        struct vsock_conn **p = &d->pending_head;
+
+        if (!d->dead)
+                return;
+        /* Unlink dead connections from the pending list first. */
+        d->pending_tail = NULL;
+        while (*p) {
+                if ((*p)->dead)
+                        *p = (*p)->pending_next;
+                else {
+                        d->pending_tail = *p;
+                        p = &(*p)->pending_next;
+                }
+        }
+        while (d->dead) {
+                struct vsock_conn *c = d->dead;
+                d->dead = c->dead_next;
+                conn_free(c);
+        }
+}
+
+struct vsock_dev *vsock_dev_free(struct vsock_dev *d) {
+        if (!d)
+                return NULL;
+        vsock_dev_reset(d);
+        if (d->listener.fd >= 0) {
+                ev_del(d->loop, &d->listener);
+                d->listener.fd = safe_close(d->listener.fd);
+                (void) unlink(d->uds_path);
+        }
+        hvsock__registry_free(d->registry);
+        free(d->rsts);
+        free(d->uds_path);
+        free(d->config_dir);
+        free(d->vm_name);
+        free(d);
+        return NULL;
+}
+
+unsigned vsock_dev_connections(const struct vsock_dev *d) {
+        return d->n_conns;
+}
+
+const struct vsock_stats *vsock_dev_stats(const struct vsock_dev *d) {
+        return &d->stats;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HVSOCK_VHOST_VSOCK_H
+#define HVSOCK_VHOST_VSOCK_H
+
+/*
+ * The virtio-vsock stream device behind hvsock-vhost: packets on the tx
+ * ring (guest -> device) and rx ring (device -> guest), a table of
+ * connections keyed by (guest port, host port), each bridged to a UNIX
+ * socket on the host (the hybrid vsock interface, PROTOCOLS.md section 4).
+ * Guest connections to host port P reach "<uds_path>_<P>" only when the
+ * registry has an enabled service on P (and, with vm_name, that VM's policy
+ * allows it); anything else gets RST at once.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ev.h"
+#include "virtqueue.h"
+
+#define VSOCK_DEFAULT_MAX_CONNECTIONS 1023
+#define VSOCK_DEFAULT_TX_BUFFER_SIZE (256 * 1024)
+
+struct vsock_dev_config {
+        uint32_t guest_cid;
+        const char *uds_path;   /* host side listener and "<uds_path>_<port>" targets */
+        const char *config_dir; /* where registry.conf lives */
+        const char *vm_name;    /* NULL: only the services' global switches count */
+        unsigned max_connections;
+        uint32_t tx_buffer_size; /* bytes buffered per connection towards the host */
+};
+
+struct vsock_stats {
+        uint64_t dropped_cid;       /* packets whose src_cid was not the guest's */
+        uint64_t dropped_malformed; /* chains too short for a header or its length */
+        uint64_t rst_sent;
+        uint64_t rst_dropped;       /* RSTs lost to a full control queue */
+        uint64_t refused;           /* guest connects refused (registry, no listener, limit) */
+};
+
+struct vsock_dev;
+
+/* Creates the device; it uses rx and tx (owned by the caller) and the loop.
+ * Strings in cfg are copied. Returns 0 or -errno; the caller frees *ret. */
+int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, struct vq *rx,
+                  struct vq *tx, struct vsock_dev **ret);
+
+/* NULL-safe; closes every connection and the listener. Returns NULL. */
+struct vsock_dev *vsock_dev_free(struct vsock_dev *d);
+
+/* Listens on cfg->uds_path for host programs. Returns 0 or -errno. */
+int vsock_dev_listen(struct vsock_dev *d);
+
+/* The guest kicked tx (or the ring started): handle every queued packet. */
+void vsock_dev_process_tx(struct vsock_dev *d);
+
+/* The guest kicked rx, or something waits for it: fill rx buffers. */
+void vsock_dev_process_rx(struct vsock_dev *d);
+
+/* The driver went away (QEMU disconnected or reset): drop every connection
+ * without telling the guest. */
+void vsock_dev_reset(struct vsock_dev *d);
+
+/* Frees connections closed since the last call. Call after each loop turn. */
+void vsock_dev_gc(struct vsock_dev *d);
+
+unsigned vsock_dev_connections(const struct vsock_dev *d);
+const struct vsock_stats *vsock_dev_stats(const struct vsock_dev *d);
+
+#endif
