@@ -13,7 +13,8 @@ rm -f "$dest.log"
 fail() { echo "FAIL: $*"; exit 1; }
 pc=$(find "$dest" -name hvsock.pc | head -1)
 [ -n "$pc" ] || fail "no hvsock.pc installed"
-for f in include/hvsock/hvsock.h include/hvsock/guid.h bin/hvsock share/man/man1/hvsock.1; do
+for f in include/hvsock/hvsock.h include/hvsock/guid.h bin/hvsock bin/hvsock-vhost \
+        share/man/man1/hvsock.1 share/man/man1/hvsock-vhost.1; do
         find "$dest" -path "*/$f" | grep -q . || fail "$f not installed"
 done
 so=$(find "$dest" -name 'libhvsock.so.0*' -type f | head -1)
