@@ -43,11 +43,16 @@ check-asan: $(ASAN_BUILD)/build.ninja
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	$(MESON_TEST) -C $(ASAN_BUILD) || true
 
-demo: all
-	scripts/demo
+# The VM demo; scripts/demo-local is the same tour without a VM.
+demo:
+	scripts/install-deps demo
+	$(MAKE) --no-print-directory all
+	scripts/demo $(BUILD)
 
-bench: all
-	ninja -C $(BUILD) bench/bench-local
+bench:
+	scripts/install-deps bench
+	$(MAKE) --no-print-directory all
+	ninja -C $(BUILD) bench/bench-local bench/bench-copy tests/e2e/e2e-peer
 	scripts/bench-report $(BUILD)
 
 fuzz:

@@ -297,6 +297,35 @@ int cli_update_command(const struct cli_command *cmd, int argc, char **argv, con
         return cli_registry_update(ctx, &u, what, argv[optind]);
 }
 
+/* The registry is read only when an argument is a name, so GUIDs, ports
+ * and well-known VMs work even without one. */
+int cli_registry_lazy(const struct hvsock_ctx *ctx, struct hvsock_registry **reg) {
+        return *reg ? 0 : cli_registry_load(ctx, reg);
+}
+
+/* VM: a GUID, a well-known name (parent, loopback, children, any...) or a registered VM. */
+int cli_resolve_vm(const struct cli_command *cmd, const struct hvsock_ctx *ctx,
+                   struct hvsock_registry **reg, const char *arg, struct hvsock_guid *ret) {
+        const struct hvsock_vm *vm;
+        int r;
+
+        if (hvsock_guid_parse(arg, ret) == 0 || hvsock_guid_from_wellknown_name(arg, ret) == 0)
+                return 0;
+        /* Neither a GUID nor something a VM could be named: a malformed argument. */
+        if (!hvsock__vm_name_valid(arg))
+                return cli_usage(cmd, "invalid VM '%s': expected a VM name, a GUID, or parent, loopback, "
+                                 "children, any", arg);
+        r = cli_registry_lazy(ctx, reg);
+        if (r)
+                return r;
+        vm = hvsock__registry_find_vm_by_name(*reg, arg);
+        if (!vm)
+                return cli_fail("resolving VM '%s': not a GUID, a well-known VM (parent, loopback, "
+                                "children, any) or a registered VM", arg);
+        *ret = vm->id;
+        return 0;
+}
+
 /* Length of the valid UTF-8 sequence (2 to 4 bytes) at p, or 0. */
 static size_t utf8_sequence(const unsigned char *p) {
         unsigned char c = p[0], lo = 0x80, hi = 0xbf;

@@ -92,6 +92,14 @@ int cli_ctx(struct hvsock_ctx **ret);
 /* Loads the registry of ctx's config dir. Returns an exit status. */
 int cli_registry_load(const struct hvsock_ctx *ctx, struct hvsock_registry **ret);
 
+/* Loads the registry into *reg unless it is loaded already. Returns an exit status. */
+int cli_registry_lazy(const struct hvsock_ctx *ctx, struct hvsock_registry **reg);
+/* VM argument: a GUID, a well-known name (parent, loopback, children, any...)
+ * or a registered VM name; the registry is loaded into *reg only for a name.
+ * Returns 0 or an exit status after printing why. */
+int cli_resolve_vm(const struct cli_command *cmd, const struct hvsock_ctx *ctx,
+                   struct hvsock_registry **reg, const char *arg, struct hvsock_guid *ret);
+
 /* A service by ID (GUID text) or ElementName; a VM by ID or name. NULL when absent. */
 struct hvsock_service *cli_find_service(const struct hvsock_registry *r, const char *arg);
 struct hvsock_vm *cli_find_vm(const struct hvsock_registry *r, const char *arg);

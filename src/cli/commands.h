@@ -10,5 +10,6 @@ int cmd_guid(const struct cli_command *cmd, int argc, char **argv);    /* guid.c
 int cmd_service(const struct cli_command *cmd, int argc, char **argv); /* service.c */
 int cmd_vm(const struct cli_command *cmd, int argc, char **argv);      /* vm.c */
 int cmd_nc(const struct cli_command *cmd, int argc, char **argv);      /* nc.c */
+int cmd_exec(const struct cli_command *cmd, int argc, char **argv);    /* exec.c */
 
 #endif

@@ -28,6 +28,18 @@ static const struct cli_command commands[] = {
           "                          with -l, how long to wait for a client (default: forever)\n"
           "VM: a VM name or ID, or parent, loopback, children, any (-l: everywhere).\n"
           "SERVICE: a service ID, a port (its VSOCK-template ID) or a service name.\n" },
+        { "exec", "exec", cmd_exec, "VM [OPTIONS] -- COMMAND [ARG...]",
+          "Run a command in a VM through its VM Session Service (hvsock-sessiond)",
+          "  -u, --user USER         run as USER (the daemon must run as root to switch)\n"
+          "  -e, --env NAME=VALUE    set a variable in the command's environment (repeatable)\n"
+          "  -C, --cwd DIR           run in DIR (default: the user's home directory)\n"
+          "  -t, --timeout S         kill the command after S seconds, 1..604800\n"
+          "VM: a VM name or ID, or loopback, parent.\n"
+          "Standard input goes to the command; its standard output and error come back\n"
+          "separately as it writes them. SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded.\n"
+          "Exit status: the command's, 128+N when a signal N ended it, 124 after --timeout,\n"
+          "127 when the command is not found, 126 when it cannot run, 255 when the session\n"
+          "failed, 2 for bad arguments.\n" },
 };
 
 static const struct cli_command hvsock = {

@@ -17,35 +17,6 @@ struct nc_args {
         struct hvsock_addr addr;
 };
 
-/* The registry is read only when an argument is a name, so GUIDs, ports
- * and well-known VMs work even without one. */
-static int nc_registry(const struct hvsock_ctx *ctx, struct hvsock_registry **reg) {
-        return *reg ? 0 : cli_registry_load(ctx, reg);
-}
-
-/* VM: a GUID, a well-known name (parent, loopback, children, any...) or a registered VM. */
-static int nc_resolve_vm(const struct cli_command *cmd, const struct hvsock_ctx *ctx,
-                         struct hvsock_registry **reg, const char *arg, struct hvsock_guid *ret) {
-        const struct hvsock_vm *vm;
-        int r;
-
-        if (hvsock_guid_parse(arg, ret) == 0 || hvsock_guid_from_wellknown_name(arg, ret) == 0)
-                return 0;
-        /* Neither a GUID nor something a VM could be named: a malformed argument. */
-        if (!hvsock__vm_name_valid(arg))
-                return cli_usage(cmd, "invalid VM '%s': expected a VM name, a GUID, or parent, loopback, "
-                                 "children, any", arg);
-        r = nc_registry(ctx, reg);
-        if (r)
-                return r;
-        vm = hvsock__registry_find_vm_by_name(*reg, arg);
-        if (!vm)
-                return cli_fail("resolving VM '%s': not a GUID, a well-known VM (parent, loopback, "
-                                "children, any) or a registered VM", arg);
-        *ret = vm->id;
-        return 0;
-}
-
 /* SERVICE: a GUID, a port (its VSOCK-template GUID) or a registered ElementName. */
 static int nc_resolve_service(const struct cli_command *cmd, const struct hvsock_ctx *ctx,
                               struct hvsock_registry **reg, const char *arg, struct hvsock_guid *ret) {
@@ -65,7 +36,7 @@ static int nc_resolve_service(const struct cli_command *cmd, const struct hvsock
         }
         if (!hvsock__element_name_valid(arg))
                 return cli_usage(cmd, "invalid service '%s': expected a service ID, a port or a service name", arg);
-        r = nc_registry(ctx, reg);
+        r = cli_registry_lazy(ctx, reg);
         if (r)
                 return r;
         s = hvsock__registry_find_service_by_name(*reg, arg);
@@ -222,7 +193,7 @@ int cmd_nc(const struct cli_command *cmd, int argc, char **argv) {
         r = nc_resolve_service(cmd, ctx, &reg, a.service_arg, &service);
         if (r)
                 return r;
-        r = nc_resolve_vm(cmd, ctx, &reg, a.vm_arg, &vm);
+        r = cli_resolve_vm(cmd, ctx, &reg, a.vm_arg, &vm);
         if (r)
                 return r;
         /* CHILDREN names VMs to accept from, not one to reach (DESIGN.md). */

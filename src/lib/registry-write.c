@@ -111,7 +111,20 @@ static int read_limited(int fd, size_t max, char **ret, size_t *ret_len) {
         return 0;
 }
 
-int hvsock__registry_load(const char *config_dir, struct hvsock_registry **ret, char **ret_error) {
+/* Services every host has, like Hyper-V's in-box ones, unless the file
+ * defines the ID or already uses the name or port for something else. */
+static int add_builtin_services(struct hvsock_registry *r) {
+        struct hvsock_guid id;
+
+        hvsock_guid_from_port(HVSOCK_SESSION_SERVICE_PORT, &id);
+        if (hvsock__registry_find_service(r, &id) ||
+            hvsock__registry_find_service_by_name(r, HVSOCK_SESSION_SERVICE_NAME) ||
+            hvsock__registry_find_service_by_port(r, HVSOCK_SESSION_SERVICE_PORT))
+                return 0;
+        return hvsock__registry_add_service(r, &id, HVSOCK_SESSION_SERVICE_NAME, HVSOCK_SESSION_SERVICE_PORT, NULL);
+}
+
+static int registry_load_file(const char *config_dir, struct hvsock_registry **ret, char **ret_error) {
         _cleanup_free_ char *path = NULL, *text = NULL;
         _cleanup_close_ int fd = -1;
         size_t len;
@@ -125,7 +138,7 @@ int hvsock__registry_load(const char *config_dir, struct hvsock_registry **ret, 
         if (fd < 0) {
                 struct hvsock_registry *empty;
 
-                /* A fresh host has no registry (or no config dir) yet. */
+                /* A fresh host has no registry (or no config dir) yet: only built-ins. */
                 if (errno != ENOENT)
                         return negative_errno();
                 empty = hvsock__registry_new();
@@ -138,6 +151,21 @@ int hvsock__registry_load(const char *config_dir, struct hvsock_registry **ret, 
         if (r < 0)
                 return r;
         return hvsock__registry_parse(text, len, path, ret, ret_error);
+}
+
+int hvsock__registry_load(const char *config_dir, struct hvsock_registry **ret, char **ret_error) {
+        struct hvsock_registry *reg = NULL;
+        int r = registry_load_file(config_dir, &reg, ret_error);
+
+        if (r < 0)
+                return r;
+        r = add_builtin_services(reg);
+        if (r < 0) {
+                hvsock__registry_free(reg);
+                return r;
+        }
+        *ret = reg;
+        return 0;
 }
 
 static int fsync_dir(const char *dir) {

@@ -69,8 +69,16 @@ struct hvsock_registry *hvsock__registry_free(struct hvsock_registry *r);
 int hvsock__registry_parse(const char *text, size_t len, const char *filename,
                            struct hvsock_registry **ret, char **ret_error);
 
-/* Loads <config_dir>/registry.conf; a missing file is an empty registry.
- * Errors as hvsock__registry_parse, or -errno for I/O. */
+/*
+ * The built-in VM Session Service (hvsock-sessiond): a VSOCK-template ID
+ * for this port. hvsock__registry_load() adds it to every registry whose
+ * file has no service with that ID, name or port (docs/registry.md).
+ */
+#define HVSOCK_SESSION_SERVICE_PORT UINT32_C(24149) /* 0x5e55 */
+#define HVSOCK_SESSION_SERVICE_NAME "VM Session Service"
+
+/* Loads <config_dir>/registry.conf; a missing file is a registry with only
+ * the built-in services. Errors as hvsock__registry_parse, or -errno for I/O. */
 int hvsock__registry_load(const char *config_dir, struct hvsock_registry **ret, char **ret_error);
 
 /* Serialises r in the documented format; the caller frees. NULL on ENOMEM. */

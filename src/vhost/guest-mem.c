@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "guest-mem.h"
 #include "macro.h"
@@ -20,25 +22,35 @@ int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_t uva
 
 int guest_mem_add_fd(struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_t uva,
                      int fd, uint64_t mmap_offset) {
+        uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
+        uint64_t start = mmap_offset - mmap_offset % page; /* mmap wants it page-aligned */
+        uint64_t skip = mmap_offset - start;
+        struct stat st;
         void *p;
         int r;
 
         if (m->n >= GUEST_MEM_REGIONS_MAX)
                 return -E2BIG;
-        if (size == 0 || mmap_offset > SIZE_MAX - size)
+        if (size == 0 || mmap_offset > UINT64_MAX - size || skip > SIZE_MAX - size ||
+            start > (uint64_t) INT64_MAX)
                 return -EINVAL;
-        /* mmap wants a page-aligned offset; QEMU's offsets need not be, so map
-         * from the start of the file and step in. */
-        p = mmap(NULL, (size_t) (mmap_offset + size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        /* Pages of a file mapped past its end raise SIGBUS when touched: the
+         * whole region must lie inside the file. */
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISREG(st.st_mode) && (mmap_offset > (uint64_t) st.st_size ||
+                                    size > (uint64_t) st.st_size - mmap_offset))
+                return -EINVAL;
+        p = mmap(NULL, (size_t) (skip + size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t) start);
         if (p == MAP_FAILED)
                 return negative_errno();
-        r = guest_mem_add(m, gpa, size, uva, (uint8_t *) p + mmap_offset);
+        r = guest_mem_add(m, gpa, size, uva, (uint8_t *) p + skip);
         if (r < 0) {
-                munmap(p, (size_t) (mmap_offset + size));
+                munmap(p, (size_t) (skip + size));
                 return r;
         }
         m->regions[m->n - 1].map = p;
-        m->regions[m->n - 1].map_len = (size_t) (mmap_offset + size);
+        m->regions[m->n - 1].map_len = (size_t) (skip + size);
         return 0;
 }
 

@@ -33,8 +33,10 @@ struct guest_mem {
  * Returns 0, -E2BIG when full, -EINVAL for size 0 or a range that wraps. */
 int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_t uva, void *host);
 
-/* Maps size bytes of fd at mmap_offset shared read-write and adds the
- * region (owned). Does not close fd. Returns 0 or -errno. */
+/* Maps size bytes of fd at mmap_offset (any alignment) shared read-write and
+ * adds the region (owned). Does not close fd. Returns 0, -EINVAL when the
+ * range is empty, wraps or (regular files, memfds) ends past the file, or
+ * another -errno. */
 int guest_mem_add_fd(struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_t uva,
                      int fd, uint64_t mmap_offset);
 

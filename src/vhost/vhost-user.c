@@ -147,6 +147,10 @@ static void kick_event(struct ev_source *s, uint32_t revents) {
         struct vq *vq = (struct vq *) ((char *) s - offsetof(struct vq, kick));
         struct vhost_user *vu = vq->userdata;
 
+        /* Consume the kick here, whatever the device makes of it: a ring that
+         * is disabled or broken would otherwise leave the level-triggered
+         * eventfd readable and spin the loop. */
+        vq_drain_kick(vq);
         vu->ops->ring_kick(vu->userdata, vq->index);
 }
 
@@ -252,12 +256,20 @@ static int get_config(struct vhost_user *vu, struct msg *m) {
         return reply(vu, m, &m->p.config, m->size);
 }
 
+static bool request_takes_fds(uint32_t request) {
+        return request == VHOST_USER_SET_MEM_TABLE || request == VHOST_USER_SET_VRING_KICK ||
+               request == VHOST_USER_SET_VRING_CALL || request == VHOST_USER_SET_VRING_ERR;
+}
+
 /* Handles m. Returns 1 when the reply was already sent, 0 for success,
  * -errno for failure (reported with REPLY_ACK, otherwise logged). */
 static int dispatch(struct vhost_user *vu, struct msg *m) {
         struct vq *vq;
         int r;
 
+        /* Fds on a request that takes none: refused (the caller closes them). */
+        if (m->n_fds > 0 && !request_takes_fds(m->request))
+                return -EINVAL;
         switch (m->request) {
         case VHOST_USER_GET_FEATURES:
                 r = reply_u64(vu, m, VHOST_USER_FEATURES);
@@ -272,8 +284,12 @@ static int dispatch(struct vhost_user *vu, struct msg *m) {
         case VHOST_USER_SET_OWNER:
                 return 0;
         case VHOST_USER_RESET_OWNER:
-                for (unsigned i = 0; i < VSOCK_RINGS; i++)
+                /* vq_stop first: closing our kick fd alone would leave it
+                 * registered in epoll while QEMU holds the eventfd open. */
+                for (unsigned i = 0; i < VSOCK_RINGS; i++) {
+                        vq_stop(vu, &vu->vqs[i]);
                         vq_reset(&vu->vqs[i]);
+                }
                 vu->acked_features = 0;
                 vu->ops->reset(vu->userdata);
                 return 0;
@@ -292,8 +308,9 @@ static int dispatch(struct vhost_user *vu, struct msg *m) {
                 return set_mem_table(vu, m);
         case VHOST_USER_SET_VRING_NUM:
                 if (m->size < 8 || !(vq = msg_vq(vu, m->p.state.index)) ||
-                    m->p.state.num == 0 || m->p.state.num > VQ_NUM_MAX)
-                        return -EINVAL;
+                    m->p.state.num == 0 || m->p.state.num > VQ_NUM_MAX ||
+                    (m->p.state.num & (m->p.state.num - 1)))
+                        return -EINVAL; /* split rings are a power of two long */
                 vq->num = (uint16_t) m->p.state.num;
                 return vq->addr_set ? vq_map(vq) : 0;
         case VHOST_USER_SET_VRING_ADDR:
@@ -331,6 +348,10 @@ static int dispatch(struct vhost_user *vu, struct msg *m) {
                 return 0;
         case VHOST_USER_GET_CONFIG:
                 r = get_config(vu, m);
+                /* QEMU waits for this reply: an empty one fails its size
+                 * check cleanly instead of leaving it hanging. */
+                if (r == -EINVAL)
+                        r = reply(vu, m, m->p.raw, 0);
                 return r < 0 ? r : 1;
         default:
                 return -EOPNOTSUPP;

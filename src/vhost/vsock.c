@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "macro.h"
 #include "registry.h"
 #include "socket-util.h"
+#include "time-util.h"
 #include "transport.h"
 #include "vsock-packet.h"
 #include "vsock.h"
@@ -55,11 +57,18 @@ struct vsock_conn {
         uint32_t peer_buf_alloc, peer_fwd_cnt;
         bool host_readable; /* edge seen, not yet read to EAGAIN */
         bool host_eof;
+        bool host_hup;      /* the host closed both ways, not just shut its write side */
         bool shutdown_sent;
 
         bool guest_no_send, guest_no_recv;
         bool host_shut_wr;
         bool dead;
+
+        /* When it gives up (now_ms()), 0 for never: a host CONNECT waiting
+         * for the guest's RESPONSE, or our SHUTDOWN of both directions
+         * waiting for the guest's RST. On dev's timer list while set. */
+        uint64_t deadline;
+        struct vsock_conn *timer_prev, *timer_next;
 
         struct vsock_conn *next;         /* bucket chain */
         struct vsock_conn *pending_next; /* pending list */
@@ -91,6 +100,12 @@ struct vsock_dev {
         struct hvsock_registry *registry; /* NULL: unreadable, deny all */
         struct stat registry_st;
         bool registry_loaded;
+
+        /* Connections with a deadline, earliest first: both timeouts are the
+         * same length, so appending keeps the order. The timerfd is armed
+         * for the head (or earlier; a spurious expiry just re-arms it). */
+        struct ev_source timer;
+        struct vsock_conn *timer_head, *timer_tail;
 
         struct vsock_stats stats;
         struct vq_elem elem;
@@ -206,12 +221,59 @@ static void queue_rst(struct vsock_dev *d, uint32_t guest_port, uint32_t host_po
         d->rst_len++;
 }
 
+/* ---- timeouts ---- */
+
+_Static_assert(VSOCK_CONNECT_TIMEOUT_MS == VSOCK_SHUTDOWN_TIMEOUT_MS,
+               "the timer list is ordered by appending: one timeout length");
+
+static void timer_arm(struct vsock_dev *d, uint64_t deadline) {
+        struct itimerspec its = {
+                .it_value.tv_sec = (time_t) (deadline / 1000),
+                .it_value.tv_nsec = (long) (deadline % 1000) * 1000000,
+        };
+
+        (void) timerfd_settime(d->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void conn_timer_stop(struct vsock_conn *c) {
+        struct vsock_dev *d = c->dev;
+
+        if (c->deadline == 0)
+                return;
+        if (c->timer_prev)
+                c->timer_prev->timer_next = c->timer_next;
+        else
+                d->timer_head = c->timer_next;
+        if (c->timer_next)
+                c->timer_next->timer_prev = c->timer_prev;
+        else
+                d->timer_tail = c->timer_prev;
+        c->timer_prev = c->timer_next = NULL;
+        c->deadline = 0;
+}
+
+static void conn_timer_start(struct vsock_conn *c, uint64_t timeout_ms) {
+        struct vsock_dev *d = c->dev;
+
+        conn_timer_stop(c);
+        c->deadline = now_ms() + timeout_ms;
+        c->timer_prev = d->timer_tail;
+        if (d->timer_tail)
+                d->timer_tail->timer_next = c;
+        else {
+                d->timer_head = c;
+                timer_arm(d, c->deadline);
+        }
+        d->timer_tail = c;
+}
+
 /* Closes the host side and forgets the connection; the memory goes at gc. */
 static void conn_reset(struct vsock_conn *c, bool send_rst) {
         struct vsock_dev *d = c->dev;
 
         if (c->dead)
                 return;
+        conn_timer_stop(c);
         if (send_rst && c->state != CONN_LINE)
                 queue_rst(d, c->guest_port, c->host_port);
         if (c->state != CONN_LINE)
@@ -453,6 +515,8 @@ static int conn_emit(struct vsock_conn *c) {
                 if (r == -EPIPE) {
                         c->host_eof = true;
                         c->need_shutdown |= VSOCK_SHUTDOWN_SEND;
+                        if (c->host_hup)
+                                c->need_shutdown |= VSOCK_SHUTDOWN_RCV;
                         break;
                 }
                 if (r < 0) {
@@ -463,6 +527,12 @@ static int conn_emit(struct vsock_conn *c) {
         if (c->need_shutdown) {
                 if (!emit_conn_op(c, VSOCK_OP_SHUTDOWN, c->need_shutdown))
                         return 0;
+                /* Nothing can flow either way now: the guest owes an RST
+                 * (Linux sends it at once). Wait for it only so long, as
+                 * Firecracker does. A half-close (the host still reading)
+                 * may last, so it has no deadline. */
+                if ((c->need_shutdown & VSOCK_SHUTDOWN_RCV) && c->deadline == 0)
+                        conn_timer_start(c, VSOCK_SHUTDOWN_TIMEOUT_MS);
                 c->need_shutdown = 0;
                 c->shutdown_sent = true;
         }
@@ -668,6 +738,7 @@ static void conn_response(struct vsock_conn *c) {
                 return;
         }
         c->state = CONN_ESTABLISHED;
+        conn_timer_stop(c);
         /* Data the client sent after its CONNECT line is waiting. */
         c->host_readable = true;
         conn_mark_pending(c);
@@ -812,7 +883,10 @@ static void conn_read_line(struct vsock_conn *c) {
                 r = connect_line_feed(&c->line, ch, &port);
                 if (r == 0)
                         continue;
-                if (r < 0) {
+                /* No running guest driver (QEMU gone or not started): nothing
+                 * can accept, so refuse now instead of leaving the client to
+                 * its connect timeout. */
+                if (r < 0 || !vq_ready(c->dev->rx) || !vq_ready(c->dev->tx)) {
                         conn_reset(c, false);
                         return;
                 }
@@ -823,6 +897,8 @@ static void conn_read_line(struct vsock_conn *c) {
                 c->host_readable = false;
                 conn_link(c);
                 conn_mark_pending(c);
+                /* A guest that never answers: the client is closed silently. */
+                conn_timer_start(c, VSOCK_CONNECT_TIMEOUT_MS);
                 return;
         }
 }
@@ -831,6 +907,15 @@ static void conn_host_event(struct ev_source *s, uint32_t revents) {
         struct vsock_conn *c = (struct vsock_conn *) s;
         struct vsock_dev *d = c->dev;
 
+        /* On a UNIX stream EPOLLHUP means the peer closed both ways; its
+         * shutdown(SHUT_WR) alone is only EPOLLRDHUP. Once the host is gone
+         * for good and we already told the guest it sends no more, tell it
+         * the host receives no more either. */
+        if ((revents & EPOLLHUP) && !c->host_hup) {
+                c->host_hup = true;
+                if (c->host_eof)
+                        c->need_shutdown |= VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND;
+        }
         if (c->state == CONN_LINE) {
                 conn_read_line(c);
                 vsock_dev_process_rx(d);
@@ -852,6 +937,23 @@ static void conn_host_event(struct ev_source *s, uint32_t revents) {
                 c->host_readable = true;
                 conn_mark_pending(c);
         }
+        vsock_dev_process_rx(d);
+}
+
+static void timer_event(struct ev_source *s, uint32_t revents) {
+        struct vsock_dev *d = (struct vsock_dev *) ((char *) s - offsetof(struct vsock_dev, timer));
+        uint64_t expirations, now = now_ms();
+
+        (void) !read(s->fd, &expirations, sizeof(expirations));
+        /* A CONNECT the guest never answered: the client is closed without a
+         * word and the guest told to forget the REQUEST. A SHUTDOWN the guest
+         * never answered: the RST it owed, sent by us. */
+        while (d->timer_head && d->timer_head->deadline <= now) {
+                d->stats.timeouts++;
+                conn_reset(d->timer_head, true);
+        }
+        if (d->timer_head)
+                timer_arm(d, d->timer_head->deadline);
         vsock_dev_process_rx(d);
 }
 
@@ -879,6 +981,7 @@ static void listener_event(struct ev_source *s, uint32_t revents) {
 int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, struct vq *rx,
                   struct vq *tx, struct vsock_dev **ret) {
         struct vsock_dev *d;
+        int r;
 
         if (!cfg->uds_path || !cfg->config_dir || cfg->max_connections == 0 ||
             cfg->tx_buffer_size == 0 || cfg->tx_buffer_size > (1u << 30))
@@ -886,6 +989,9 @@ int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, stru
         d = calloc(1, sizeof(*d));
         if (!d)
                 return -ENOMEM;
+        d->loop = loop;
+        d->listener.fd = -1;
+        d->timer.fd = -1;
         d->cfg = *cfg;
         d->uds_path = strdup(cfg->uds_path);
         d->config_dir = strdup(cfg->config_dir);
@@ -896,10 +1002,15 @@ int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, stru
                 vsock_dev_free(d);
                 return -ENOMEM;
         }
-        d->loop = loop;
+        d->timer.fn = timer_event;
+        d->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        r = d->timer.fd < 0 ? negative_errno() : ev_add(loop, &d->timer, EPOLLIN);
+        if (r < 0) {
+                vsock_dev_free(d);
+                return r;
+        }
         d->rx = rx;
         d->tx = tx;
-        d->listener.fd = -1;
         d->listener.fn = listener_event;
         d->next_host_port = HOST_PORT_FIRST;
         *ret = d;
@@ -926,7 +1037,8 @@ void vsock_dev_reset(struct vsock_dev *d) {
         d->rst_head = 0;
         while (pending_pop(d))
                 ;
-        vsock_dev_gc(d);
+        /* No gc here: a reset runs inside an event handler (QEMU's EOF) and
+         * the rest of the loop's batch may still name these connections. */
 }
 
 void vsock_dev_gc(struct vsock_dev *d) {
@@ -955,10 +1067,15 @@ struct vsock_dev *vsock_dev_free(struct vsock_dev *d) {
         if (!d)
                 return NULL;
         vsock_dev_reset(d);
+        vsock_dev_gc(d);
         if (d->listener.fd >= 0) {
                 ev_del(d->loop, &d->listener);
                 d->listener.fd = safe_close(d->listener.fd);
                 (void) unlink(d->uds_path);
+        }
+        if (d->timer.fd >= 0) {
+                ev_del(d->loop, &d->timer);
+                d->timer.fd = safe_close(d->timer.fd);
         }
         hvsock__registry_free(d->registry);
         free(d->rsts);

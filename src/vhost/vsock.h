@@ -21,6 +21,13 @@
 #define VSOCK_DEFAULT_MAX_CONNECTIONS 1023
 #define VSOCK_DEFAULT_TX_BUFFER_SIZE (256 * 1024)
 
+/* Firecracker's timeouts: a host CONNECT waits this long for the guest's
+ * RESPONSE (then the client is closed silently); after we shut a connection
+ * down both ways (the host closed it) the guest's RST is awaited this long
+ * (then we send RST and free it). */
+#define VSOCK_CONNECT_TIMEOUT_MS 2000
+#define VSOCK_SHUTDOWN_TIMEOUT_MS 2000
+
 struct vsock_dev_config {
         uint32_t guest_cid;
         const char *uds_path;   /* host side listener and "<uds_path>_<port>" targets */
@@ -36,6 +43,7 @@ struct vsock_stats {
         uint64_t rst_sent;
         uint64_t rst_dropped;       /* RSTs lost to a full control queue */
         uint64_t refused;           /* guest connects refused (registry, no listener, limit) */
+        uint64_t timeouts;          /* connections ended by the connect or shutdown timeout */
 };
 
 struct vsock_dev;
@@ -58,7 +66,8 @@ void vsock_dev_process_tx(struct vsock_dev *d);
 void vsock_dev_process_rx(struct vsock_dev *d);
 
 /* The driver went away (QEMU disconnected or reset): drop every connection
- * without telling the guest. */
+ * without telling the guest. Safe inside an event handler: the memory goes
+ * at the next vsock_dev_gc(). */
 void vsock_dev_reset(struct vsock_dev *d);
 
 /* Frees connections closed since the last call. Call after each loop turn. */

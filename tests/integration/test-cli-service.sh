@@ -5,12 +5,16 @@
 
 TPL=facb-11e6-bd58-64006a7986d3
 
-# ---- empty registry ----
-expect 0 "list on an empty registry" "$H" service list
-check_out "$(printf '%-36s  %-10s  %-7s  %s' ID PORT ENABLED NAME)" "an empty list is the header only"
-expect 0 "list --json on an empty registry" "$H" service list --json
-check_json "empty JSON list is valid JSON"
-check_eq "[]" "$(json d)" "empty JSON list is []"
+# ---- a fresh registry: only the built-in VM Session Service ----
+expect 0 "list on a fresh registry" "$H" service list
+check_out "$(printf '%-36s  %-10s  %-7s  %s\n%-36s  %-10s  %-7s  %s' ID PORT ENABLED NAME \
+        "00005e55-$TPL" 24149 yes "VM Session Service")" "a fresh list shows the built-in session service"
+expect 0 "list --json on a fresh registry" "$H" service list --json
+check_json "the fresh JSON list is valid JSON"
+check_eq '[["00005e55-'$TPL'", "VM Session Service", 24149, true]]' \
+        "$(json '[[s["id"], s["name"], s["port"], s["enabled"]] for s in d]')" "the fresh JSON list holds the built-in only"
+[ ! -e "$HVSOCK_CONFIG_DIR/registry.conf" ] || fail "listing wrote a registry file"
+pass "listing a fresh registry writes nothing"
 
 # ---- add: ID and port rules ----
 expect 0 "add with --port" "$H" service add ssh --port 22

@@ -54,8 +54,8 @@ static int fail_fn(struct hvsock_registry *r, void *userdata, char **ret_error) 
 
 static int break_fn(struct hvsock_registry *r, void *userdata, char **ret_error) {
         /* A direct edit the mutators would refuse: two services, one name. */
-        free(r->services[0].name);
-        r->services[0].name = strdup(r->services[1].name);
+        free(r->services[r->n_services - 2].name);
+        r->services[r->n_services - 2].name = strdup(r->services[r->n_services - 1].name);
         return 0;
 }
 
@@ -107,22 +107,60 @@ static void assert_lock_free(const char *dir) {
         close(fd);
 }
 
+static void assert_builtin_only(const struct hvsock_registry *r) {
+        char id[HVSOCK_GUID_STRING_MAX];
+
+        assert_int_equal(r->n_vms, 0);
+        assert_int_equal(r->n_services, 1);
+        assert_string_equal(hvsock_guid_format(&r->services[0].id, id), "00005e55-facb-11e6-bd58-64006a7986d3");
+        assert_string_equal(r->services[0].name, "VM Session Service");
+        assert_int_equal(r->services[0].port, 24149);
+        assert_true(r->services[0].enabled);
+        assert_null(r->services[0].start);
+}
+
 static void test_load_missing(void **state) {
         struct hvsock_registry *r = NULL, *sentinel = (struct hvsock_registry *) 0x1;
         const char *dir = test_path("load");
         char path[512], *error = NULL;
         FILE *f;
 
-        /* Neither the config dir nor the file exist: an empty registry. */
+        /* Neither the config dir nor the file exist: only the built-in VM
+         * Session Service. */
         assert_int_equal(hvsock__registry_load(dir, &r, &error), 0);
         assert_non_null(r);
-        assert_int_equal(r->n_services + r->n_vms, 0);
+        assert_builtin_only(r);
         hvsock__registry_free(r);
         assert_int_equal(mkdir(dir, 0755), 0);
         assert_int_equal(hvsock__registry_load(dir, &r, &error), 0);
-        assert_int_equal(r->n_services + r->n_vms, 0);
+        assert_builtin_only(r);
         hvsock__registry_free(r);
         assert_null(error);
+
+        /* A file that names its own session service (by ID, name or port) gets no second one. */
+        snprintf(path, sizeof(path), "%s/%s", dir, HVSOCK_REGISTRY_FILE);
+        for (int i = 0; i < 3; i++) {
+                static const char *const files[] = {
+                        "[service 00005e55-facb-11e6-bd58-64006a7986d3]\nElementName = Sessions\nEnabled = no\n",
+                        "[service 999e53d4-3d5c-4c3e-8779-bed06ec056e1]\nElementName = VM Session Service\nPort = 5000\n",
+                        "[service 999e53d4-3d5c-4c3e-8779-bed06ec056e1]\nElementName = Other\nPort = 24149\n",
+                };
+                f = fopen(path, "we");
+                assert_non_null(f);
+                fputs(files[i], f);
+                fclose(f);
+                assert_int_equal(hvsock__registry_load(dir, &r, &error), 0);
+                assert_int_equal(r->n_services, 1);
+                assert_int_equal(r->services[0].enabled, i != 0);
+                hvsock__registry_free(r);
+        }
+        /* An empty file: the built-in is added. */
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fclose(f);
+        assert_int_equal(hvsock__registry_load(dir, &r, &error), 0);
+        assert_builtin_only(r);
+        hvsock__registry_free(r);
 
         /* A malformed file: the message names the full path and the line. */
         snprintf(path, sizeof(path), "%s/%s", dir, HVSOCK_REGISTRY_FILE);
@@ -173,9 +211,11 @@ static void test_update_writes(void **state) {
         assert_int_equal(hvsock__registry_update(dir, add_fn, &b, &error), 0);
         assert_true(inode_of(path) != first);
         assert_int_equal(hvsock__registry_load(dir, &r, &error), 0);
-        assert_int_equal(r->n_services, 2);
-        assert_string_equal(r->services[0].name, "Echo");
-        assert_string_equal(r->services[1].name, "Web");
+        /* The built-in service, loaded with the first update, is written too. */
+        assert_int_equal(r->n_services, 3);
+        assert_string_equal(r->services[0].name, "VM Session Service");
+        assert_string_equal(r->services[1].name, "Echo");
+        assert_string_equal(r->services[2].name, "Web");
         hvsock__registry_free(r);
         assert_no_temp_files(dir);
         assert_lock_free(dir);
@@ -258,7 +298,7 @@ static void test_concurrent_writers(void **state) {
 
         /* Nothing lost: every writer's every service is there. */
         assert_int_equal(hvsock__registry_load(dir, &r, &error), 0);
-        assert_int_equal(r->n_services, WRITERS * UPDATES_PER_WRITER);
+        assert_int_equal(r->n_services, WRITERS * UPDATES_PER_WRITER + 1); /* + the built-in */
         for (int i = 0; i < WRITERS; i++)
                 for (int k = 0; k < UPDATES_PER_WRITER; k++) {
                         char name[64];

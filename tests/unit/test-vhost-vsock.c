@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +23,7 @@
 #include "registry.h"
 #include "socket-util.h"
 #include "test-util.h"
+#include "time-util.h"
 #include "transport.h"
 #include "vsock.h"
 
@@ -441,13 +443,139 @@ static void test_half_close(void **state) {
         assert_int_equal(write(fd, "z", 1), 1);
         run(f);
         expect_op(f, VSOCK_OP_RW, 600, PORT_OK, &h);
-        /* Host closes: SHUTDOWN(SEND) to the guest, then RST ends it. */
+        /* Host closes (both ways): SHUTDOWN(RCV|SEND) to the guest, then RST
+         * ends it. */
         fd = safe_close(fd);
         run(f);
         expect_op(f, VSOCK_OP_SHUTDOWN, 600, PORT_OK, &h);
-        assert_int_equal(h.flags, VSOCK_SHUTDOWN_SEND);
+        assert_int_equal(h.flags, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
         expect_op(f, VSOCK_OP_RST, 600, PORT_OK, NULL);
         assert_int_equal(vsock_dev_connections(f->dev), 0);
+}
+
+/* Runs the loop until cond holds or max_ms passed; returns cond. */
+#define RUN_UNTIL(f, cond, max_ms)                                    \
+        ({                                                            \
+                uint64_t end_ = now_ms() + (max_ms);                  \
+                while (!(cond) && now_ms() < end_) {                  \
+                        (void) ev_run_once(&(f)->loop, 50);           \
+                        vsock_dev_gc((f)->dev);                       \
+                }                                                     \
+                (cond);                                               \
+        })
+
+/* Connects a host client to the device's UDS and sends "CONNECT port". */
+static int host_client(struct fixture *f, uint32_t port) {
+        struct sockaddr_un sa;
+        socklen_t len;
+        char line[32];
+        int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
+
+        assert_true(c >= 0);
+        assert_int_equal(sockaddr_un_set(&sa, &len, test_path("vsock.sock")), 0);
+        assert_int_equal(connect(c, (struct sockaddr *) &sa, len), 0);
+        assert_int_equal(write(c, line, (size_t) n), n);
+        return c;
+}
+
+static void test_connect_timeout(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int answered = -1, ignored = -1;
+        struct vsock_hdr h, req;
+        char buf[32];
+
+        assert_int_equal(vsock_dev_listen(f->dev), 0);
+        fg_post_rx(&f->g, 16, 4096);
+        answered = host_client(f, 1111);
+        run(f);
+        expect_op(f, VSOCK_OP_REQUEST, 1111, 1u << 30, &req);
+        h = fg_hdr(&f->g, 1111, req.src_port, VSOCK_OP_RESPONSE, 0);
+        fg_send(&f->g, &h, NULL, FG_ONE_DESC);
+        run(f);
+        assert_int_equal(read(answered, buf, 14), 14);
+        assert_memory_equal(buf, "OK 1073741824\n", 14);
+
+        /* The guest never answers this one: after the connect timeout the
+         * client is closed without a word and the guest gets RST. */
+        ignored = host_client(f, 2222);
+        run(f);
+        expect_op(f, VSOCK_OP_REQUEST, 2222, (1u << 30) + 1, &req);
+        assert_int_equal(vsock_dev_connections(f->dev), 2);
+        assert_true(RUN_UNTIL(f, vsock_dev_stats(f->dev)->timeouts == 1, 5000));
+        assert_int_equal(read(ignored, buf, sizeof(buf)), 0);
+        expect_op(f, VSOCK_OP_RST, 2222, (1u << 30) + 1, NULL);
+        assert_int_equal(vsock_dev_connections(f->dev), 1);
+
+        /* The answered one outlived the timeout and still carries data. */
+        assert_int_equal(write(answered, "ping", 4), 4);
+        run(f);
+        assert_int_equal(fg_recv(&f->g, &h, buf, sizeof(buf)), 1);
+        assert_int_equal(h.op, VSOCK_OP_RW);
+        assert_int_equal(h.len, 4);
+        assert_memory_equal(buf, "ping", 4);
+        h = fg_hdr(&f->g, 1111, 1u << 30, VSOCK_OP_RW, 4);
+        fg_send(&f->g, &h, "pong", FG_ONE_DESC);
+        run(f);
+        assert_int_equal(read_exact(answered, buf, 4), 0);
+        assert_memory_equal(buf, "pong", 4);
+        assert_int_equal(vsock_dev_stats(f->dev)->timeouts, 1);
+}
+
+static void test_shutdown_timeout(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int half = -1, gone = -1, polite = -1;
+        struct vsock_hdr h;
+        char buf[8];
+
+        fg_post_rx(&f->g, 32, 4096);
+        half = connect_ok(f, 800);
+        gone = connect_ok(f, 801);
+        polite = connect_ok(f, 802);
+
+        /* A half-close (the host still reads) has no deadline. */
+        assert_int_equal(shutdown(half, SHUT_WR), 0);
+        run(f);
+        expect_op(f, VSOCK_OP_SHUTDOWN, 800, PORT_OK, &h);
+        assert_int_equal(h.flags, VSOCK_SHUTDOWN_SEND);
+
+        /* Closed both ways: SHUTDOWN(RCV|SEND). One guest answers with RST at
+         * once, the other never: after the shutdown timeout we send the RST
+         * and free it. */
+        polite = safe_close(polite);
+        gone = safe_close(gone);
+        run(f);
+        expect_op(f, VSOCK_OP_SHUTDOWN, 802, PORT_OK, &h);
+        assert_int_equal(h.flags, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+        expect_op(f, VSOCK_OP_SHUTDOWN, 801, PORT_OK, &h);
+        assert_int_equal(h.flags, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+        h = fg_hdr(&f->g, 802, PORT_OK, VSOCK_OP_RST, 0);
+        fg_send(&f->g, &h, NULL, FG_ONE_DESC);
+        run(f);
+        assert_int_equal(vsock_dev_connections(f->dev), 2);
+        assert_true(RUN_UNTIL(f, vsock_dev_connections(f->dev) == 1, 5000));
+        expect_op(f, VSOCK_OP_RST, 801, PORT_OK, NULL);
+        assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 0);
+        assert_int_equal(vsock_dev_stats(f->dev)->timeouts, 1);
+
+        /* The half-closed one outlived the timeout: the guest still sends. */
+        h = fg_hdr(&f->g, 800, PORT_OK, VSOCK_OP_RW, 4);
+        fg_send(&f->g, &h, "late", FG_ONE_DESC);
+        run(f);
+        assert_int_equal(read_exact(half, buf, 4), 0);
+        assert_memory_equal(buf, "late", 4);
+
+        /* When the host then closes its read side too, the guest hears it
+         * (RCV|SEND) and the deadline starts. */
+        half = safe_close(half);
+        run(f);
+        while (fg_recv(&f->g, &h, NULL, 0) == 1 && h.op == VSOCK_OP_CREDIT_UPDATE)
+                ;
+        assert_int_equal(h.op, VSOCK_OP_SHUTDOWN);
+        assert_int_equal(h.flags, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+        assert_true(RUN_UNTIL(f, vsock_dev_connections(f->dev) == 0, 5000));
+        expect_op(f, VSOCK_OP_RST, 800, PORT_OK, NULL);
+        assert_int_equal(vsock_dev_stats(f->dev)->timeouts, 2);
 }
 
 static void test_connection_limit(void **state) {
@@ -480,6 +608,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_avail_idx_runaway, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_host_connect, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_shutdown_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
         };
         char *err = NULL;

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "macro.h"
+#include "session-client.h"
+
+/* Room kept for WINDOW and SIGNAL frames ahead of stdin data. */
+#define OUT_RESERVE 256u
+#define OUT_CAP (SESSION_FRAME_MAX + OUT_RESERVE)
+
+enum client_phase { WAIT_HELLO, WAIT_STARTED, RUNNING };
+
+struct client {
+        int sock, in_fd, fds[3]; /* fds[1], fds[2]: where stdout and stderr go */
+        enum client_phase phase;
+        struct session_parser *in;
+        struct session_out out;
+        const struct session_exec *req;
+        uint32_t stdin_credit;
+        bool in_eof;
+        bool broken[3];   /* that output's reader went away: its data is dropped */
+        uint32_t grant[3]; /* written out, not yet granted back */
+        int pending_signal; /* received before the command started */
+        struct session_client_result *res;
+};
+
+static int fail(struct client *c, int err, const char *what) {
+        c->res->failed = what;
+        return err;
+}
+
+static void queue_signal(struct client *c, int sig) {
+        if (c->phase != RUNNING) {
+                c->pending_signal = sig;
+                return;
+        }
+        session_out_u32(&c->out, SESSION_SIGNAL, SESSION_CONTROL, session_signal_from_native(sig));
+}
+
+static int write_output(struct client *c, int ch, const uint8_t *data, size_t len) {
+        int r;
+
+        c->grant[ch] += (uint32_t) len;
+        if (c->broken[ch])
+                return 0;
+        r = write_all(c->fds[ch], data, len);
+        if (r == -EPIPE) {
+                /* Like a local command whose reader left: the rest is dropped. */
+                c->broken[ch] = true;
+                return 0;
+        }
+        if (r < 0)
+                return fail(c, r, ch == SESSION_STDOUT ? "writing standard output" : "writing standard error");
+        return 0;
+}
+
+/* Returns 1 when the session is over, 0 to go on, or -errno. */
+static int handle_frame(struct client *c, const struct session_frame *f) {
+        struct session_hello ours = { SESSION_VERSION_MIN, SESSION_VERSION_MAX }, theirs;
+        const char *msg;
+        size_t len;
+        uint32_t v;
+
+        if (f->type == SESSION_ERROR) {
+                if (session_error_decode(f, &c->res->error_code, &msg, &len) < 0)
+                        return fail(c, -EPROTO, "reading the daemon's error");
+                memcpy(c->res->error_message, msg, len);
+                c->res->error_message[len] = '\0';
+                return 1;
+        }
+        switch (c->phase) {
+        case WAIT_HELLO:
+                if (f->type != SESSION_HELLO || session_hello_decode(f, &theirs) < 0)
+                        return fail(c, -EPROTO, "expecting the daemon's HELLO");
+                if (session_version_choose(&ours, &theirs) < 0) {
+                        c->res->error_code = SESSION_E_VERSION;
+                        snprintf(c->res->error_message, sizeof(c->res->error_message),
+                                 "the daemon speaks protocol versions %u..%u, this client %u..%u",
+                                 theirs.min_version, theirs.max_version, ours.min_version, ours.max_version);
+                        return 1;
+                }
+                c->phase = WAIT_STARTED;
+                v = (uint32_t) session_out_exec(&c->out, c->req);
+                if ((int) v < 0)
+                        return fail(c, (int) v, "sending the request");
+                return 0;
+        case WAIT_STARTED:
+                if (f->type != SESSION_STARTED)
+                        return fail(c, -EPROTO, "expecting STARTED");
+                c->phase = RUNNING;
+                if (c->in_fd < 0 && session_out_frame(&c->out, SESSION_EOF, SESSION_STDIN, NULL, 0) < 0)
+                        return fail(c, -ENOBUFS, "sending the end of standard input");
+                if (c->pending_signal)
+                        queue_signal(c, c->pending_signal);
+                return 0;
+        case RUNNING:
+                break;
+        }
+        switch (f->type) {
+        case SESSION_DATA:
+                if (f->channel == SESSION_STDIN)
+                        break;
+                return write_output(c, f->channel, f->payload, f->len);
+        case SESSION_EOF:
+                if (f->channel == SESSION_STDIN)
+                        break;
+                return 0;
+        case SESSION_WINDOW:
+                if (f->channel != SESSION_STDIN || session_u32_decode(f, &v) < 0 ||
+                    v > UINT32_MAX - c->stdin_credit)
+                        break;
+                c->stdin_credit += v;
+                return 0;
+        case SESSION_EXIT:
+                if (session_exit_decode(f, &c->res->exit) < 0)
+                        break;
+                c->res->exited = true;
+                return 1;
+        default:
+                break;
+        }
+        return fail(c, -EPROTO, "reading the daemon's frames (an unexpected frame)");
+}
+
+static int read_sock(struct client *c) {
+        struct session_frame f;
+        size_t space;
+        uint8_t *p = session_parser_space(c->in, &space);
+        ssize_t n = recv(c->sock, p, space, MSG_DONTWAIT);
+        int r;
+
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : fail(c, negative_errno(), "receiving");
+        if (n == 0)
+                return fail(c, -ECONNRESET, "the connection closed before the command ended");
+        session_parser_fill(c->in, (size_t) n);
+        while ((r = session_parser_next(c->in, &f)) > 0) {
+                r = handle_frame(c, &f);
+                if (r != 0)
+                        return r;
+        }
+        return r < 0 ? fail(c, -EPROTO, "reading the daemon's frames (a malformed frame)") : 0;
+}
+
+static int read_stdin(struct client *c) {
+        size_t max = session_out_free(&c->out) - OUT_RESERVE - SESSION_HEADER_SIZE;
+        uint8_t *p;
+        ssize_t n;
+
+        if (max > SESSION_PAYLOAD_MAX)
+                max = SESSION_PAYLOAD_MAX;
+        if (max > c->stdin_credit)
+                max = c->stdin_credit;
+        p = session_out_reserve(&c->out, max);
+        if (!p)
+                return 0;
+        n = read(c->in_fd, p, max);
+        if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                        return 0;
+                return fail(c, negative_errno(), "reading standard input");
+        }
+        if (n == 0) {
+                c->in_eof = true;
+                return session_out_frame(&c->out, SESSION_EOF, SESSION_STDIN, NULL, 0);
+        }
+        session_out_commit(&c->out, SESSION_DATA, SESSION_STDIN, (size_t) n);
+        c->stdin_credit -= (uint32_t) n;
+        return 0;
+}
+
+static void read_signals(struct client *c, int sig_fd) {
+        struct signalfd_siginfo si;
+
+        while (read(sig_fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
+                queue_signal(c, (int) si.ssi_signo);
+}
+
+static bool want_stdin(const struct client *c) {
+        return c->phase == RUNNING && !c->in_eof && c->stdin_credit > 0 &&
+               session_out_free(&c->out) > OUT_RESERVE + SESSION_HEADER_SIZE;
+}
+
+static int client_loop(struct client *c, int sig_fd) {
+        for (;;) {
+                struct pollfd p[3] = {
+                        { .fd = c->sock, .events = POLLIN },
+                        { .fd = want_stdin(c) ? c->in_fd : -1, .events = POLLIN },
+                        { .fd = sig_fd, .events = POLLIN },
+                };
+                int r;
+
+                for (int ch = SESSION_STDOUT; ch <= SESSION_STDERR; ch++)
+                        if (c->grant[ch] > 0 && session_out_u32(&c->out, SESSION_WINDOW, (uint8_t) ch, c->grant[ch]) == 0)
+                                c->grant[ch] = 0;
+                r = session_out_flush(&c->out, c->sock);
+                if (r < 0) {
+                        /* A daemon that ended the session may have said why first. */
+                        for (int i = 0, rr; i < 64 && (rr = read_sock(c)) >= 0; i++)
+                                if (rr > 0)
+                                        return 0;
+                        return fail(c, r, "sending");
+                }
+                if (session_out_len(&c->out) > 0)
+                        p[0].events |= POLLOUT;
+                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return fail(c, negative_errno(), "waiting for events");
+                }
+                if (p[2].revents)
+                        read_signals(c, sig_fd);
+                if (p[1].revents) {
+                        r = read_stdin(c);
+                        if (r < 0)
+                                return r;
+                }
+                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        r = read_sock(c);
+                        if (r != 0)
+                                return r < 0 ? r : 0;
+                }
+        }
+}
+
+int session_client_exec(int sock, const struct session_exec *e, int in_fd, int out_fd, int err_fd, int sig_fd,
+                        struct session_client_result *ret) {
+        struct client c = {
+                .sock = sock,
+                .in_fd = in_fd,
+                .fds = { -1, out_fd, err_fd },
+                .req = e,
+                .stdin_credit = SESSION_WINDOW_INITIAL,
+                .in_eof = in_fd < 0,
+                .res = ret,
+        };
+        int r;
+
+        memset(ret, 0, sizeof(*ret));
+        r = fd_set_nonblock(sock, true);
+        if (r < 0)
+                return fail(&c, r, "setting up the connection");
+        c.in = malloc(sizeof(*c.in));
+        if (!c.in || session_out_init(&c.out, OUT_CAP) < 0) {
+                free(c.in);
+                return fail(&c, -ENOMEM, "setting up the session");
+        }
+        session_parser_init(c.in);
+        session_out_hello(&c.out, SESSION_VERSION_MIN, SESSION_VERSION_MAX);
+        r = client_loop(&c, sig_fd);
+        session_out_done(&c.out);
+        free(c.in);
+        return r;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HVSOCK_SESSION_CLIENT_H
+#define HVSOCK_SESSION_CLIENT_H
+
+/*
+ * The client side of the session protocol (docs/session-protocol.md), used
+ * by `hvsock exec`: negotiates the version, sends one EXEC request, relays
+ * stdin to the command and its stdout and stderr back as they come,
+ * forwards signals, and reports how the command ended.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+struct session_client_result {
+        bool exited;             /* the daemon sent EXIT: see exit */
+        struct session_exit exit;
+        uint32_t error_code;     /* else the daemon sent ERROR: its code and message */
+        char error_message[SESSION_ERROR_MESSAGE_MAX + 1];
+        const char *failed;      /* when session_client_exec() fails: the step, for messages */
+};
+
+/*
+ * Runs e over sock (a connected stream socket, not owned; made
+ * non-blocking). in_fd is relayed as the command's stdin until EOF (-1: an
+ * empty stdin); stdout and stderr are written to out_fd and err_fd (not
+ * owned, written with blocking writes). Signals read from sig_fd (a
+ * signalfd, -1 for none) are forwarded to the command. Returns 0 when the
+ * daemon ended the session with EXIT or ERROR (see *ret), or -errno with
+ * ret->failed naming what failed (-EPROTO for a daemon that breaks the
+ * protocol).
+ */
+int session_client_exec(int sock, const struct session_exec *e, int in_fd, int out_fd, int err_fd, int sig_fd,
+                        struct session_client_result *ret);
+
+#endif

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hvsock-sessiond: the VM session service. Runs in a guest, listens on the
+ * VM Session Service ID and runs the commands hosts ask for
+ * (docs/session-protocol.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hvsock/hvsock.h>
+
+#include "frame.h"
+#include "macro.h"
+#include "registry.h"
+#include "session-server.h"
+
+#ifndef HVSOCK_VERSION
+#define HVSOCK_VERSION "unknown"
+#endif
+
+static void help(void) {
+        printf("Usage: hvsock-sessiond [--listen VM] [--auth host] [--max-sessions N]\n\n"
+               "Serve the VM Session Service (service ID 0000%04x-facb-11e6-bd58-64006a7986d3, port %u):\n"
+               "run the commands that `hvsock exec` sends, streaming their input and output.\n\n"
+               "Options:\n"
+               "  -l, --listen VM         where to accept sessions: any (default), loopback, parent,\n"
+               "                          children, a VM ID, or a VM name from the registry\n"
+               "  -a, --auth MODE         host (default): trust the hypervisor-authenticated peer\n"
+               "  -m, --max-sessions N    sessions served at once, 1..4096 (default %u)\n"
+               "  -h, --help              show this help\n"
+               "  -V, --version           show the version\n",
+               (unsigned) SESSION_PORT, (unsigned) SESSION_PORT, SESSION_SERVER_MAX_SESSIONS_DEFAULT);
+}
+
+static int usage(const char *fmt, const char *arg) {
+        fputs("hvsock-sessiond: ", stderr);
+        fprintf(stderr, fmt, arg);
+        fputs("\nTry 'hvsock-sessiond --help'.\n", stderr);
+        return 2;
+}
+
+/* VM: a GUID, a well-known name or a VM registered on this side. */
+static int resolve_vm(const struct hvsock_ctx *ctx, const char *arg, struct hvsock_guid *ret) {
+        _cleanup_free_ char *error = NULL;
+        _cleanup_registry_free_ struct hvsock_registry *reg = NULL;
+        const struct hvsock_vm *vm;
+        int r;
+
+        if (hvsock_guid_parse(arg, ret) == 0 || hvsock_guid_from_wellknown_name(arg, ret) == 0)
+                return 0;
+        if (!hvsock__vm_name_valid(arg))
+                return usage("invalid VM '%s': expected a VM name, a GUID, or any, loopback, parent, children", arg);
+        r = hvsock__registry_load(hvsock_ctx_config_dir(ctx), &reg, &error);
+        if (r < 0) {
+                fprintf(stderr, "hvsock-sessiond: loading the registry: %s\n", error ? error : hvsock_strerror(r));
+                return 1;
+        }
+        vm = hvsock__registry_find_vm_by_name(reg, arg);
+        if (!vm) {
+                fprintf(stderr, "hvsock-sessiond: resolving VM '%s': not a GUID, a well-known VM or a registered VM\n", arg);
+                return 1;
+        }
+        *ret = vm->id;
+        return 0;
+}
+
+/* Descriptors 0-2 must be open: a command's pipes must never land on them. */
+static void open_std_fds(void) {
+        for (int fd = 0; fd <= 2; fd++) {
+                int null;
+
+                if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+                        continue;
+                null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+                if (null >= 0 && null != fd) {
+                        dup2(null, fd);
+                        close(null);
+                }
+        }
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { "listen", required_argument, NULL, 'l' },
+                { "auth", required_argument, NULL, 'a' },
+                { "max-sessions", required_argument, NULL, 'm' },
+                {},
+        };
+        struct session_server_config cfg = {};
+        struct session_server *srv = NULL;
+        struct hvsock_listener *l = NULL;
+        struct hvsock_ctx *ctx = NULL;
+        const char *listen_arg = "any";
+        char vm_text[HVSOCK_GUID_STRING_MAX], svc_text[HVSOCK_GUID_STRING_MAX];
+        struct hvsock_guid vm, service;
+        struct hvsock_addr addr;
+        char *end;
+        long v;
+        int c, r;
+
+        open_std_fds();
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":hVl:a:m:", options, NULL)) != -1) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case 'V':
+                        printf("hvsock-sessiond %s\n", HVSOCK_VERSION);
+                        return 0;
+                case 'l':
+                        listen_arg = optarg;
+                        break;
+                case 'a':
+                        if (strcmp(optarg, "host") == 0)
+                                break;
+                        if (strcmp(optarg, "pam") == 0)
+                                return usage("--auth '%s' is not implemented yet (only 'host')", optarg);
+                        return usage("invalid --auth '%s': expected host", optarg);
+                case 'm':
+                        errno = 0;
+                        v = strtol(optarg, &end, 10);
+                        if (errno || end == optarg || *end || v < 1 || v > 4096)
+                                return usage("invalid --max-sessions '%s': expected 1..4096", optarg);
+                        cfg.max_sessions = (uint32_t) v;
+                        break;
+                case ':':
+                        return usage("option '%s' needs an argument", argv[optind - 1]);
+                default:
+                        return usage("unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return usage("unexpected argument '%s'", argv[optind]);
+
+        r = hvsock_ctx_new(&ctx);
+        if (r < 0) {
+                fprintf(stderr, "hvsock-sessiond: reading the environment: %s\n", hvsock_strerror(r));
+                return 1;
+        }
+        r = resolve_vm(ctx, listen_arg, &vm);
+        if (r)
+                goto out;
+        hvsock_guid_from_port(SESSION_PORT, &service);
+        hvsock_addr_init(&addr, &vm, &service);
+        r = hvsock_listen(ctx, &addr, 64, &l);
+        if (r < 0) {
+                fprintf(stderr, "hvsock-sessiond: listening on VM '%s', service '%s': %s\n", listen_arg,
+                        SESSION_SERVICE_NAME, hvsock_strerror(r));
+                r = 1;
+                goto out;
+        }
+        r = session_server_new(l, &cfg, &srv);
+        if (r < 0) {
+                fprintf(stderr, "hvsock-sessiond: starting: %s\n", hvsock_strerror(r));
+                r = 1;
+                goto out;
+        }
+        fprintf(stderr, "hvsock-sessiond: listening on VM %s (%s), service %s (port %u)\n",
+                hvsock_guid_format(&vm, vm_text), listen_arg, hvsock_guid_format(&service, svc_text),
+                (unsigned) SESSION_PORT);
+        r = session_server_run(srv);
+        if (r < 0) {
+                fprintf(stderr, "hvsock-sessiond: event loop: %s\n", hvsock_strerror(r));
+                r = 1;
+        }
+out:
+        session_server_free(srv);
+        hvsock_listener_free(l);
+        hvsock_ctx_free(ctx);
+        return r;
+}
