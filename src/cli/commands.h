@@ -11,5 +11,6 @@ int cmd_service(const struct cli_command *cmd, int argc, char **argv); /* servic
 int cmd_vm(const struct cli_command *cmd, int argc, char **argv);      /* vm.c */
 int cmd_nc(const struct cli_command *cmd, int argc, char **argv);      /* nc.c */
 int cmd_exec(const struct cli_command *cmd, int argc, char **argv);    /* exec.c */
+int cmd_shell(const struct cli_command *cmd, int argc, char **argv);   /* shell.c */
 
 #endif

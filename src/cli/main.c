@@ -40,6 +40,16 @@ static const struct cli_command commands[] = {
           "Exit status: the command's, 128+N when a signal N ended it, 124 after --timeout,\n"
           "127 when the command is not found, 126 when it cannot run, 255 when the session\n"
           "failed, 2 for bad arguments.\n" },
+        { "shell", "shell", cmd_shell, "VM [--user USER] [-- COMMAND [ARG...]]",
+          "Open an interactive shell in a VM through its VM Session Service",
+          "  -u, --user USER         run as USER (the daemon must run as root to switch)\n"
+          "VM: a VM name or ID, or loopback, parent.\n"
+          "Runs the user's login shell (or COMMAND) in the VM. When standard input is a\n"
+          "terminal, the session gets a pseudo-terminal there: this terminal is put in raw\n"
+          "mode and restored at the end, TERM and the window size (and its changes) are\n"
+          "passed on. Otherwise standard input, output and error are relayed as streams.\n"
+          "Exit status: the shell's, 128+N when a signal N ended it, 255 when the session\n"
+          "failed, 2 for bad arguments.\n" },
 };
 
 static const struct cli_command hvsock = {

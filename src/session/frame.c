@@ -281,6 +281,14 @@ int session_winsize_decode(const struct session_frame *f, struct session_winsize
         return 0;
 }
 
+int session_out_winsize(struct session_out *o, const struct session_winsize *w) {
+        uint8_t p[4];
+
+        put_le16(p, w->rows);
+        put_le16(p + 2, w->cols);
+        return session_out_frame(o, SESSION_WINSIZE, SESSION_CONTROL, p, sizeof(p));
+}
+
 /* A reading cursor over a payload: every get checks the bytes left. */
 struct cursor {
         const uint8_t *p;
@@ -376,7 +384,8 @@ int session_exec_decode(const struct session_frame *f, struct session_exec *ret)
         /* Each string takes at least its 4-byte length: bound the counts
          * by the payload before allocating anything. */
         r = -SESSION_E_PROTOCOL;
-        if ((e.flags & ~SESSION_EXEC_PTY) || e.argc == 0 || e.argc > SESSION_EXEC_ARGS_MAX ||
+        if ((e.flags & ~SESSION_EXEC_FLAGS) || (e.argc == 0) != !!(e.flags & SESSION_EXEC_LOGIN) ||
+            e.argc > SESSION_EXEC_ARGS_MAX ||
             e.envc > SESSION_EXEC_ARGS_MAX || (e.argc + e.envc + 3) * 4 > c.left)
                 goto fail;
         r = get_string_list(&c, e.argc, &e.argv);
@@ -399,7 +408,7 @@ int session_exec_decode(const struct session_frame *f, struct session_exec *ret)
         if (r < 0)
                 goto fail;
         r = -SESSION_E_PROTOCOL;
-        if (c.left != 0 || e.argv[0][0] == '\0')
+        if (c.left != 0 || (e.argc > 0 && e.argv[0][0] == '\0'))
                 goto fail;
         *ret = e;
         return 0;
@@ -446,7 +455,8 @@ int session_out_exec(struct session_out *o, const struct session_exec *e) {
 
         if (!buf)
                 return -ENOMEM;
-        if (e->argc == 0 || !e->argv[0][0] || (e->flags & ~SESSION_EXEC_PTY))
+        if ((e->flags & ~SESSION_EXEC_FLAGS) || (e->argc == 0) != !!(e->flags & SESSION_EXEC_LOGIN) ||
+            (e->argc > 0 && !e->argv[0][0]))
                 return -EINVAL;
         if (e->argc > SESSION_EXEC_ARGS_MAX || e->envc > SESSION_EXEC_ARGS_MAX)
                 return -E2BIG;

@@ -70,6 +70,9 @@ enum session_error {
 
 /* EXEC flags. */
 #define SESSION_EXEC_PTY UINT32_C(0x1)
+/* Run the user's login shell as a login shell instead of argv (argc is 0). */
+#define SESSION_EXEC_LOGIN UINT32_C(0x2)
+#define SESSION_EXEC_FLAGS (SESSION_EXEC_PTY | SESSION_EXEC_LOGIN)
 /* EXIT kinds and flags. */
 #define SESSION_EXIT_CODE 0
 #define SESSION_EXIT_SIGNAL 1
@@ -190,14 +193,15 @@ struct session_winsize {
         uint16_t rows, cols;
 };
 int session_winsize_decode(const struct session_frame *f, struct session_winsize *ret);
+int session_out_winsize(struct session_out *o, const struct session_winsize *w);
 
 /* An EXEC request. Strings are NUL-terminated copies; empty cwd, user or
  * term mean "not given" and are stored as NULL. */
 struct session_exec {
-        uint32_t flags;     /* SESSION_EXEC_PTY */
+        uint32_t flags;     /* SESSION_EXEC_PTY, SESSION_EXEC_LOGIN */
         uint32_t timeout_s; /* 0: none */
         struct session_winsize winsize;
-        char **argv; /* argc entries and a NULL */
+        char **argv; /* argc entries and a NULL (argc is 0 exactly with SESSION_EXEC_LOGIN) */
         size_t argc;
         char **env; /* "K=V" entries and a NULL */
         size_t envc;

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -30,6 +32,8 @@ struct client {
         bool broken[3];   /* that output's reader went away: its data is dropped */
         uint32_t grant[3]; /* written out, not yet granted back */
         int pending_signal; /* received before the command started */
+        int tty_fd;         /* whose window size SIGWINCH sends, or -1 */
+        bool pending_winsize; /* SIGWINCH before the command started */
         struct session_client_result *res;
 };
 
@@ -44,6 +48,18 @@ static void queue_signal(struct client *c, int sig) {
                 return;
         }
         session_out_u32(&c->out, SESSION_SIGNAL, SESSION_CONTROL, session_signal_from_native(sig));
+}
+
+static void queue_winsize(struct client *c) {
+        struct session_winsize w;
+
+        if (c->phase != RUNNING) {
+                c->pending_winsize = true;
+                return;
+        }
+        c->pending_winsize = false;
+        if (session_client_winsize(c->tty_fd, &w) == 0)
+                session_out_winsize(&c->out, &w);
 }
 
 static int write_output(struct client *c, int ch, const uint8_t *data, size_t len) {
@@ -101,6 +117,8 @@ static int handle_frame(struct client *c, const struct session_frame *f) {
                         return fail(c, -ENOBUFS, "sending the end of standard input");
                 if (c->pending_signal)
                         queue_signal(c, c->pending_signal);
+                if (c->pending_winsize)
+                        queue_winsize(c);
                 return 0;
         case RUNNING:
                 break;
@@ -181,8 +199,12 @@ static int read_stdin(struct client *c) {
 static void read_signals(struct client *c, int sig_fd) {
         struct signalfd_siginfo si;
 
-        while (read(sig_fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
-                queue_signal(c, (int) si.ssi_signo);
+        while (read(sig_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+                if (si.ssi_signo == SIGWINCH && c->tty_fd >= 0)
+                        queue_winsize(c);
+                else
+                        queue_signal(c, (int) si.ssi_signo);
+        }
 }
 
 static bool want_stdin(const struct client *c) {
@@ -232,17 +254,35 @@ static int client_loop(struct client *c, int sig_fd) {
         }
 }
 
+int session_client_winsize(int tty_fd, struct session_winsize *ret) {
+        struct winsize ws;
+
+        if (ioctl(tty_fd, TIOCGWINSZ, &ws) < 0)
+                return negative_errno();
+        *ret = (struct session_winsize) { ws.ws_row, ws.ws_col };
+        return 0;
+}
+
 int session_client_exec(int sock, const struct session_exec *e, int in_fd, int out_fd, int err_fd, int sig_fd,
                         struct session_client_result *ret) {
+        struct session_client_io io = { in_fd, out_fd, err_fd, sig_fd, -1 };
+
+        return session_client_run(sock, e, &io, ret);
+}
+
+int session_client_run(int sock, const struct session_exec *e, const struct session_client_io *io,
+                       struct session_client_result *ret) {
         struct client c = {
                 .sock = sock,
-                .in_fd = in_fd,
-                .fds = { -1, out_fd, err_fd },
+                .in_fd = io->in_fd,
+                .fds = { -1, io->out_fd, io->err_fd },
                 .req = e,
                 .stdin_credit = SESSION_WINDOW_INITIAL,
-                .in_eof = in_fd < 0,
+                .in_eof = io->in_fd < 0,
+                .tty_fd = io->tty_fd,
                 .res = ret,
         };
+        int sig_fd = io->sig_fd;
         int r;
 
         memset(ret, 0, sizeof(*ret));

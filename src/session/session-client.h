@@ -35,4 +35,20 @@ struct session_client_result {
 int session_client_exec(int sock, const struct session_exec *e, int in_fd, int out_fd, int err_fd, int sig_fd,
                         struct session_client_result *ret);
 
+/* Where a session's streams and events come from and go to (none owned). */
+struct session_client_io {
+        int in_fd, out_fd, err_fd; /* as for session_client_exec() */
+        int sig_fd;                /* a signalfd or -1: signals forwarded as SIGNAL... */
+        int tty_fd;                /* ...except SIGWINCH when this is a terminal (else -1):
+                                    * its window size is sent as WINSIZE instead */
+};
+
+/* session_client_exec() with a terminal's window size followed (used by
+ * `hvsock shell`). Same returns. */
+int session_client_run(int sock, const struct session_exec *e, const struct session_client_io *io,
+                       struct session_client_result *ret);
+
+/* The window size of the terminal tty_fd. Returns 0 or -errno. */
+int session_client_winsize(int tty_fd, struct session_winsize *ret);
+
 #endif

@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -54,7 +57,11 @@ struct session {
         bool rejecting; /* refused as BUSY: counts against REJECTING_MAX only */
         enum phase phase;
         struct watch sock;
-        struct watch pipe[3]; /* indexed by channel: our ends of stdin, stdout, stderr */
+        /* Indexed by channel: our ends of stdin, stdout, stderr. With a
+         * pseudo-terminal, stdout is its master and stdin a dup of it (epoll
+         * watches each descriptor on its own); stderr is unused. */
+        struct watch pipe[3];
+        bool pty;
         struct session_parser *in;
         struct session_out out;
         bool peer_eof, shut_wr;
@@ -294,18 +301,34 @@ _Noreturn static void child_fail(int fd, int step) {
         _exit(127);
 }
 
-/* In the child: never returns. fds: the child ends of the pipes and the
- * close-on-exec error pipe. Everything else the daemon has is close-on-exec. */
-_Noreturn static void child_run(const struct session_exec *e, const struct passwd *pw, bool switch_user,
-                                char **env, int in, int out, int err, int errfd) {
+/* What the child runs: path with argv, and its standard streams (the
+ * child ends of the pipes, or the terminal's slave three times). */
+struct spawn_plan {
+        const char *path;
+        char **argv;
+        int in, out, err;
+        bool pty;
+};
+
+/* In the child: never returns. errfd is the close-on-exec error pipe.
+ * Everything else the daemon has is close-on-exec. */
+_Noreturn static void child_run(const struct session_exec *e, const struct spawn_plan *sp, const struct passwd *pw,
+                                bool switch_user, char **env, int errfd) {
         sigset_t all;
 
-        setpgid(0, 0);
+        /* A terminal session gets its own session with the slave as its
+         * controlling terminal, so the line discipline's ^C, ^Z and hangup
+         * reach its foreground job; a plain command leads its own group. */
+        if (sp->pty) {
+                if (setsid() < 0 || ioctl(sp->in, TIOCSCTTY, 0) < 0)
+                        child_fail(errfd, 0);
+        } else
+                setpgid(0, 0);
         for (int sig = 1; sig < NSIG; sig++)
                 signal(sig, SIG_DFL);
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
-        if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+        if (dup2(sp->in, 0) < 0 || dup2(sp->out, 1) < 0 || dup2(sp->err, 2) < 0)
                 child_fail(errfd, 0);
         /* The command gets exactly 0, 1 and 2, also when whoever started the
          * daemon left other descriptors open without close-on-exec. */
@@ -324,7 +347,7 @@ _Noreturn static void child_run(const struct session_exec *e, const struct passw
         } else if (!pw || chdir(pw->pw_dir) < 0)
                 (void) !chdir("/");
         environ = env;
-        execvp(e->argv[0], e->argv);
+        execvp(sp->path, sp->argv);
         child_fail(errfd, 3);
 }
 
@@ -337,20 +360,69 @@ static void close_pair(int p[2]) {
         p[1] = safe_close(p[1]);
 }
 
+/*
+ * Opens a pseudo-terminal for a session: *ret_master (non-blocking) and
+ * *ret_slave (not our controlling terminal), both close-on-exec, the window
+ * size set when the request gives one, the slave owned by the user it is
+ * for when the daemon switches users. Returns 0 or -errno.
+ */
+static int open_pty(const struct session_exec *e, const struct passwd *pw, bool switch_user, int *ret_master,
+                    int *ret_slave) {
+        _cleanup_close_ int master = -1, slave = -1;
+        struct winsize ws = { .ws_row = e->winsize.rows, .ws_col = e->winsize.cols };
+        char name[64];
+        int r;
+
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
+                return negative_errno();
+        r = ptsname_r(master, name, sizeof(name));
+        if (r != 0)
+                return -r;
+        slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+                return negative_errno();
+        if (ws.ws_row > 0 && ws.ws_col > 0 && ioctl(master, TIOCSWINSZ, &ws) < 0)
+                return negative_errno();
+        if (switch_user) {
+                /* Like login(1): the user owns the terminal, the tty group may write to it. */
+                struct group *tty = getgrnam("tty");
+
+                if (fchown(slave, pw->pw_uid, tty ? tty->gr_gid : pw->pw_gid) < 0 ||
+                    fchmod(slave, tty ? 0620 : 0600) < 0)
+                        return negative_errno();
+        }
+        *ret_master = TAKE_FD(master);
+        *ret_slave = TAKE_FD(slave);
+        return 0;
+}
+
+/* The login shell of pw as a login shell: "-" and its name as argv[0]. */
+static char *login_argv0(const char *shell) {
+        const char *slash = strrchr(shell, '/');
+        char *a;
+
+        if (asprintf(&a, "-%s", slash ? slash + 1 : shell) < 0)
+                return NULL;
+        return a;
+}
+
 /* Starts the request's command. On failure queues an ERROR saying why. */
 static void session_spawn(struct session *s, const struct session_exec *e) {
         int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
+        _cleanup_close_ int master = -1, slave = -1;
+        _cleanup_free_ char *argv0 = NULL;
+        char *login_argv[2] = {};
+        struct spawn_plan sp = { .pty = e->flags & SESSION_EXEC_PTY };
+        const char *name;
         struct passwd *pw;
         struct spawn_failure f;
         bool switch_user = false;
         char **env = NULL;
         ssize_t n;
         pid_t pid;
+        int r;
 
-        if (e->flags & SESSION_EXEC_PTY) {
-                session_fail(s, SESSION_E_UNSUPPORTED, "a pseudo-terminal is not supported by this daemon yet");
-                return;
-        }
         if (e->user) {
                 pw = getpwnam(e->user);
                 if (!pw) {
@@ -367,10 +439,40 @@ static void session_spawn(struct session *s, const struct session_exec *e) {
                 }
         } else
                 pw = getpwuid(geteuid());
+        if (e->flags & SESSION_EXEC_LOGIN) {
+                sp.path = pw && pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh";
+                argv0 = login_argv0(sp.path);
+                if (!argv0) {
+                        session_fail(s, SESSION_E_INTERNAL, "out of memory");
+                        return;
+                }
+                login_argv[0] = argv0;
+                sp.argv = login_argv;
+        } else {
+                sp.path = e->argv[0];
+                sp.argv = e->argv;
+        }
+        name = sp.path;
         env = build_env(e, pw);
-        if (!env || pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(err) < 0 || pipe_pair(ep) < 0) {
+        if (!env || pipe_pair(ep) < 0) {
                 session_fail(s, SESSION_E_INTERNAL, "cannot set up the command: %s", strerror(errno));
                 goto out;
+        }
+        if (sp.pty) {
+                r = open_pty(e, pw, switch_user, &master, &slave);
+                if (r < 0) {
+                        session_fail(s, SESSION_E_INTERNAL, "cannot open a pseudo-terminal: %s", strerror(-r));
+                        goto out;
+                }
+                sp.in = sp.out = sp.err = slave;
+        } else {
+                if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(err) < 0) {
+                        session_fail(s, SESSION_E_INTERNAL, "cannot set up the command: %s", strerror(errno));
+                        goto out;
+                }
+                sp.in = in[0];
+                sp.out = out[1];
+                sp.err = err[1];
         }
         pid = fork();
         if (pid < 0) {
@@ -378,7 +480,10 @@ static void session_spawn(struct session *s, const struct session_exec *e) {
                 goto out;
         }
         if (pid == 0)
-                child_run(e, pw, switch_user, env, in[0], out[1], err[1], ep[1]);
+                child_run(e, &sp, pw, switch_user, env, ep[1]);
+        /* The master reads EIO once every slave descriptor is closed, which
+         * is how the end of a terminal session's output shows: hold none. */
+        slave = safe_close(slave);
         ep[1] = safe_close(ep[1]);
         /* The error pipe closes at exec (success) or carries why it failed.
          * The wait is the child's own setup: bounded, and the loop keeps no
@@ -390,9 +495,9 @@ static void session_spawn(struct session *s, const struct session_exec *e) {
                 while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
                         ;
                 if (f.step == 3 && f.err == ENOENT)
-                        session_fail(s, SESSION_E_NOT_FOUND, "command '%s' not found", e->argv[0]);
+                        session_fail(s, SESSION_E_NOT_FOUND, "command '%s' not found", name);
                 else if (f.step == 3)
-                        session_fail(s, SESSION_E_SPAWN, "cannot execute '%s': %s", e->argv[0], strerror(f.err));
+                        session_fail(s, SESSION_E_SPAWN, "cannot execute '%s': %s", name, strerror(f.err));
                 else if (f.step == 2)
                         session_fail(s, SESSION_E_SPAWN, "cannot change to directory '%s': %s", e->cwd, strerror(f.err));
                 else if (f.step == 1)
@@ -402,15 +507,31 @@ static void session_spawn(struct session *s, const struct session_exec *e) {
                 goto out;
         }
         s->pid = pid;
-        s->pipe[SESSION_STDIN].fd = TAKE_FD(in[1]);
-        s->pipe[SESSION_STDOUT].fd = TAKE_FD(out[0]);
-        s->pipe[SESSION_STDERR].fd = TAKE_FD(err[0]);
+        if (sp.pty) {
+                s->pty = true;
+                s->pipe[SESSION_STDIN].fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+                if (s->pipe[SESSION_STDIN].fd < 0) {
+                        session_fail(s, SESSION_E_INTERNAL, "cannot set up the terminal: %s", strerror(errno));
+                        goto out;
+                }
+                s->pipe[SESSION_STDOUT].fd = TAKE_FD(master);
+        } else {
+                s->pipe[SESSION_STDIN].fd = TAKE_FD(in[1]);
+                s->pipe[SESSION_STDOUT].fd = TAKE_FD(out[0]);
+                s->pipe[SESSION_STDERR].fd = TAKE_FD(err[0]);
+        }
         for (int i = 0; i < 3; i++)
-                fd_set_nonblock(s->pipe[i].fd, true);
+                if (s->pipe[i].fd >= 0)
+                        fd_set_nonblock(s->pipe[i].fd, true);
         if (e->timeout_s)
                 s->deadline = now_ms() + (uint64_t) e->timeout_s * 1000;
         s->phase = PHASE_RUNNING;
         session_out_u32(&s->out, SESSION_STARTED, SESSION_CONTROL, (uint32_t) pid);
+        if (s->pty) {
+                /* A terminal has one output stream: stderr ends at once. */
+                session_out_frame(&s->out, SESSION_EOF, SESSION_STDERR, NULL, 0);
+                s->eof_sent[SESSION_STDERR] = true;
+        }
 out:
         close_pair(in);
         close_pair(out);
@@ -450,6 +571,7 @@ static void handle_data(struct session *s, const struct session_frame *f) {
 }
 
 static void handle_running(struct session *s, const struct session_frame *f) {
+        struct session_winsize ws;
         uint32_t v;
         int sig;
 
@@ -483,7 +605,13 @@ static void handle_running(struct session *s, const struct session_frame *f) {
                 session_kill(s, sig);
                 return;
         case SESSION_WINSIZE:
-                /* Only meaningful with a pseudo-terminal, which this daemon does not offer yet. */
+                /* Without a terminal there is nothing to resize. Setting the
+                 * size makes the kernel send SIGWINCH to the foreground job. */
+                if (s->pty && s->pipe[SESSION_STDOUT].fd >= 0 && session_winsize_decode(f, &ws) == 0) {
+                        struct winsize w = { .ws_row = ws.rows, .ws_col = ws.cols };
+
+                        (void) ioctl(s->pipe[SESSION_STDOUT].fd, TIOCSWINSZ, &w);
+                }
                 return;
         default:
                 break;

@@ -26,7 +26,7 @@
 static void help(void) {
         printf("Usage: hvsock-sessiond [--listen VM] [--auth host] [--max-sessions N]\n\n"
                "Serve the VM Session Service (service ID 0000%04x-facb-11e6-bd58-64006a7986d3, port %u):\n"
-               "run the commands that `hvsock exec` sends, streaming their input and output.\n\n"
+               "run the commands and shells that `hvsock exec` and `hvsock shell` ask for.\n\n"
                "Options:\n"
                "  -l, --listen VM         where to accept sessions: any (default), loopback, parent,\n"
                "                          children, a VM ID, or a VM name from the registry\n"

@@ -34,7 +34,7 @@ static void decode_payload(const struct session_frame *f) {
                 break;
         case SESSION_EXEC:
                 if (session_exec_decode(f, &e) == 0) {
-                        if (e.argc == 0 || !e.argv[0] || e.argv[e.argc] || e.env[e.envc])
+                        if ((e.argc == 0) != !!(e.flags & SESSION_EXEC_LOGIN) || e.argv[e.argc] || e.env[e.envc])
                                 abort();
                         for (size_t i = 0; i < e.envc; i++)
                                 if (!strchr(e.env[i], '=') || e.env[i][0] == '=')

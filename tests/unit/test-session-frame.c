@@ -272,7 +272,10 @@ static void test_exec_malformed(void **state) {
         put_le16(p + 12, 0xffff);
         assert_int_equal(decode_raw(p, n), -SESSION_E_PROTOCOL);
         put_le16(p + 12, 1);
-        put_le32(p, 0x2);
+        put_le32(p, 0x4);
+        assert_int_equal(decode_raw(p, n), -SESSION_E_PROTOCOL);
+        /* LOGIN with an argument vector. */
+        put_le32(p, SESSION_EXEC_LOGIN);
         assert_int_equal(decode_raw(p, n), -SESSION_E_PROTOCOL);
         put_le32(p, 0);
         /* An env entry without '=' or with an empty name. */
@@ -285,6 +288,40 @@ static void test_exec_malformed(void **state) {
         assert_int_equal(decode_raw(p, n + 6), -SESSION_E_PROTOCOL);
         memcpy(p + 26, "A=", 2);
         assert_int_equal(decode_raw(p, n + 6), 0);
+}
+
+/* A login shell on a terminal: no argument vector, the window size and TERM. */
+static void test_exec_login(void **state) {
+        struct session_out o;
+        struct session_exec e = {}, d;
+        char *argv[] = { "sh", NULL };
+        struct session_frame f;
+        size_t size;
+
+        assert_int_equal(session_out_init(&o, 2 * SESSION_FRAME_MAX), 0);
+        e.flags = SESSION_EXEC_PTY | SESSION_EXEC_LOGIN;
+        e.winsize = (struct session_winsize) { 24, 80 };
+        e.argv = argv;
+        e.argc = 1;
+        assert_int_equal(session_out_exec(&o, &e), -EINVAL);
+        e.argc = 0;
+        e.term = "xterm-256color";
+        e.user = "alice";
+        assert_int_equal(session_out_exec(&o, &e), 0);
+        assert_int_equal(session_frame_parse(o.data + o.start, session_out_len(&o), &f, &size), 1);
+        assert_int_equal(session_exec_decode(&f, &d), 0);
+        assert_int_equal(d.flags, SESSION_EXEC_PTY | SESSION_EXEC_LOGIN);
+        assert_int_equal(d.argc, 0);
+        assert_null(d.argv[0]);
+        assert_int_equal(d.winsize.rows, 24);
+        assert_int_equal(d.winsize.cols, 80);
+        assert_string_equal(d.term, "xterm-256color");
+        assert_string_equal(d.user, "alice");
+        session_exec_done(&d);
+        /* argc 0 without LOGIN is refused on both sides. */
+        e.flags = SESSION_EXEC_PTY;
+        assert_int_equal(session_out_exec(&o, &e), -EINVAL);
+        session_out_done(&o);
 }
 
 static void test_exec_encode_limits(void **state) {
@@ -396,6 +433,7 @@ int main(void) {
                 cmocka_unit_test(test_parser_sticky_error),
                 cmocka_unit_test(test_version),
                 cmocka_unit_test(test_exec_malformed),
+                cmocka_unit_test(test_exec_login),
                 cmocka_unit_test(test_exec_encode_limits),
                 cmocka_unit_test(test_out_bounded),
                 cmocka_unit_test(test_exit_and_error),
