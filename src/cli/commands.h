@@ -12,5 +12,6 @@ int cmd_vm(const struct cli_command *cmd, int argc, char **argv);      /* vm.c *
 int cmd_nc(const struct cli_command *cmd, int argc, char **argv);      /* nc.c */
 int cmd_exec(const struct cli_command *cmd, int argc, char **argv);    /* exec.c */
 int cmd_shell(const struct cli_command *cmd, int argc, char **argv);   /* shell.c */
+int cmd_cp(const struct cli_command *cmd, int argc, char **argv);      /* cp.c */
 
 #endif

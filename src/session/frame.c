@@ -9,6 +9,9 @@
 #include "macro.h"
 
 #define EXEC_FIXED_SIZE 16u
+/* PUT and GET: u32 flags, u16 count, u16 zero, then at least one non-empty string. */
+#define COPY_FIXED_SIZE 8u
+#define COPY_SIZE_MIN (COPY_FIXED_SIZE + 5u)
 
 static bool is_data_channel(uint8_t channel) {
         return channel <= SESSION_STDERR;
@@ -24,6 +27,9 @@ static bool length_valid(uint8_t type, uint32_t len) {
                 return len >= 4 && len - 4 <= SESSION_ERROR_MESSAGE_MAX;
         case SESSION_EXEC:
                 return len >= EXEC_FIXED_SIZE;
+        case SESSION_PUT:
+        case SESSION_GET:
+                return len >= COPY_SIZE_MIN;
         case SESSION_STARTED:
         case SESSION_WINDOW:
         case SESSION_SIGNAL:
@@ -482,6 +488,71 @@ int session_out_exec(struct session_out *o, const struct session_exec *e) {
         return session_out_frame(o, SESSION_EXEC, SESSION_CONTROL, buf, w.len);
 }
 
+void session_copy_done(struct session_copy *c) {
+        free_list(c->paths);
+        memset(c, 0, sizeof(*c));
+}
+
+static uint32_t copy_flags_allowed(uint8_t type) {
+        return type == SESSION_PUT ? SESSION_COPY_FLAGS : SESSION_COPY_FLAGS & ~SESSION_COPY_MULTIPLE;
+}
+
+int session_copy_decode(const struct session_frame *f, struct session_copy *ret) {
+        struct session_copy c = { .type = f->type };
+        struct cursor cur = { f->payload, f->len };
+        int r;
+
+        if ((f->type != SESSION_PUT && f->type != SESSION_GET) || f->len < COPY_SIZE_MIN)
+                return -SESSION_E_PROTOCOL;
+        c.flags = get_le32(cur.p);
+        c.count = get_le16(cur.p + 4);
+        cur.p += COPY_FIXED_SIZE;
+        cur.left -= COPY_FIXED_SIZE;
+        /* Bound the count by the payload (5 bytes per non-empty string) before allocating. */
+        if ((c.flags & ~copy_flags_allowed(f->type)) || get_le16(f->payload + 6) != 0 || c.count == 0 ||
+            (f->type == SESSION_PUT && c.count != 1) || c.count > SESSION_COPY_PATHS_MAX || c.count * 5 > cur.left)
+                return -SESSION_E_PROTOCOL;
+        r = get_string_list(&cur, c.count, &c.paths);
+        if (r < 0)
+                goto fail;
+        r = -SESSION_E_PROTOCOL;
+        if (cur.left != 0)
+                goto fail;
+        for (size_t i = 0; i < c.count; i++)
+                if (c.paths[i][0] == '\0')
+                        goto fail;
+        *ret = c;
+        return 0;
+fail:
+        session_copy_done(&c);
+        return r;
+}
+
+int session_out_copy(struct session_out *o, const struct session_copy *c) {
+        _cleanup_free_ uint8_t *buf = malloc(SESSION_PAYLOAD_MAX);
+        struct wcursor w = { buf, 0, SESSION_PAYLOAD_MAX, false };
+        uint8_t fixed[COPY_FIXED_SIZE] = {};
+
+        if (!buf)
+                return -ENOMEM;
+        if ((c->type != SESSION_PUT && c->type != SESSION_GET) || (c->flags & ~copy_flags_allowed(c->type)) ||
+            c->count == 0 || (c->type == SESSION_PUT && c->count != 1))
+                return -EINVAL;
+        if (c->count > SESSION_COPY_PATHS_MAX)
+                return -E2BIG;
+        for (size_t i = 0; i < c->count; i++)
+                if (!c->paths[i][0])
+                        return -EINVAL;
+        put_le32(fixed, c->flags);
+        put_le16(fixed + 4, (uint16_t) c->count);
+        put_bytes(&w, fixed, sizeof(fixed));
+        for (size_t i = 0; i < c->count; i++)
+                put_string(&w, c->paths[i]);
+        if (w.overflow)
+                return -E2BIG;
+        return session_out_frame(o, c->type, SESSION_CONTROL, buf, w.len);
+}
+
 static const struct {
         uint32_t wire;
         int native;
@@ -509,7 +580,7 @@ const char *session_type_name(uint8_t type) {
                 [SESSION_HELLO] = "HELLO",     [SESSION_ERROR] = "ERROR",   [SESSION_EXEC] = "EXEC",
                 [SESSION_STARTED] = "STARTED", [SESSION_DATA] = "DATA",     [SESSION_EOF] = "EOF",
                 [SESSION_WINDOW] = "WINDOW",   [SESSION_SIGNAL] = "SIGNAL", [SESSION_EXIT] = "EXIT",
-                [SESSION_WINSIZE] = "WINSIZE",
+                [SESSION_WINSIZE] = "WINSIZE", [SESSION_PUT] = "PUT",       [SESSION_GET] = "GET",
         };
 
         return type < SESSION_TYPE_MAX && names[type] ? names[type] : "unknown";

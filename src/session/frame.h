@@ -43,6 +43,8 @@ enum session_type {
         SESSION_SIGNAL = 8,
         SESSION_EXIT = 9,
         SESSION_WINSIZE = 10,
+        SESSION_PUT = 11, /* a file copy into the VM: the archive comes on stdin */
+        SESSION_GET = 12, /* a file copy out of the VM: the archive goes on stdout */
         SESSION_TYPE_MAX,
 };
 
@@ -227,6 +229,32 @@ void session_exec_done(struct session_exec *e);
  */
 int session_signal_to_native(uint32_t wire);
 uint32_t session_signal_from_native(int sig);
+
+/* PUT and GET flags (docs/session-protocol.md, "File copy"). */
+#define SESSION_COPY_RECURSIVE UINT32_C(0x1) /* directories are copied with their contents */
+#define SESSION_COPY_PRESERVE UINT32_C(0x2)  /* mode and mtime are kept */
+#define SESSION_COPY_MULTIPLE UINT32_C(0x4)  /* PUT only: several sources, the target must be a directory */
+#define SESSION_COPY_FLAGS (SESSION_COPY_RECURSIVE | SESSION_COPY_PRESERVE | SESSION_COPY_MULTIPLE)
+/* Sources a GET may name, within one frame. */
+#define SESSION_COPY_PATHS_MAX 4096u
+
+/* A PUT (type SESSION_PUT: paths[0] is the destination, count 1) or GET
+ * (SESSION_GET: count sources) request. Paths are non-empty NUL-terminated
+ * copies. */
+struct session_copy {
+        uint8_t type;
+        uint32_t flags;
+        char **paths; /* count entries and a NULL */
+        size_t count;
+};
+
+/* Decodes into *ret (freed with session_copy_done()). Returns 0,
+ * -SESSION_E_PROTOCOL for a malformed payload or -ENOMEM. */
+int session_copy_decode(const struct session_frame *f, struct session_copy *ret);
+/* Encodes c as a PUT or GET frame. Returns 0, -EINVAL for a request the
+ * protocol cannot carry, -E2BIG when it does not fit one frame, or -ENOBUFS. */
+int session_out_copy(struct session_out *o, const struct session_copy *c);
+void session_copy_done(struct session_copy *c);
 
 /* Static names for messages. */
 const char *session_type_name(uint8_t type);

@@ -27,6 +27,7 @@ struct client {
         struct session_parser *in;
         struct session_out out;
         const struct session_exec *req;
+        const struct session_copy *copy;
         uint32_t stdin_credit;
         bool in_eof;
         bool broken[3];   /* that output's reader went away: its data is dropped */
@@ -105,7 +106,7 @@ static int handle_frame(struct client *c, const struct session_frame *f) {
                         return 1;
                 }
                 c->phase = WAIT_STARTED;
-                v = (uint32_t) session_out_exec(&c->out, c->req);
+                v = (uint32_t) (c->copy ? session_out_copy(&c->out, c->copy) : session_out_exec(&c->out, c->req));
                 if ((int) v < 0)
                         return fail(c, (int) v, "sending the request");
                 return 0;
@@ -277,6 +278,7 @@ int session_client_run(int sock, const struct session_exec *e, const struct sess
                 .in_fd = io->in_fd,
                 .fds = { -1, io->out_fd, io->err_fd },
                 .req = e,
+                .copy = io->copy,
                 .stdin_credit = SESSION_WINDOW_INITIAL,
                 .in_eof = io->in_fd < 0,
                 .tty_fd = io->tty_fd,

@@ -41,6 +41,9 @@ struct session_client_io {
         int sig_fd;                /* a signalfd or -1: signals forwarded as SIGNAL... */
         int tty_fd;                /* ...except SIGWINCH when this is a terminal (else -1):
                                     * its window size is sent as WINSIZE instead */
+        const struct session_copy *copy; /* when set, sent instead of the EXEC request (e is
+                                          * then unused): `hvsock cp`'s archive goes on
+                                          * in_fd (PUT) or comes on out_fd (GET) */
 };
 
 /* session_client_exec() with a terminal's window size followed (used by

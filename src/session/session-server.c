@@ -19,6 +19,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "copy.h"
 #include "fd-util.h"
 #include "frame.h"
 #include "macro.h"
@@ -93,6 +94,7 @@ struct session_server {
         unsigned n_rejecting; /* sessions refused as BUSY, still closing */
         sigset_t old_mask;
         bool quit;
+        char *self_exe; /* this daemon's binary, which serves file copies (NULL: unknown) */
 };
 
 static void log_session(const struct session *s, const char *fmt, ...) _printf_(2, 3);
@@ -620,6 +622,8 @@ static void handle_running(struct session *s, const struct session_frame *f) {
                      session_type_name(f->type), f->channel);
 }
 
+static void session_start_copy(struct session *s, const struct session_copy *c);
+
 static void handle_frame(struct session *s, const struct session_frame *f) {
         struct session_hello ours = { SESSION_VERSION_MIN, SESSION_VERSION_MAX }, theirs;
         struct session_exec e;
@@ -640,6 +644,19 @@ static void handle_frame(struct session *s, const struct session_frame *f) {
                 s->phase = PHASE_EXEC;
                 return;
         case PHASE_EXEC:
+                if (f->type == SESSION_PUT || f->type == SESSION_GET) {
+                        struct session_copy c;
+
+                        r = session_copy_decode(f, &c);
+                        if (r < 0) {
+                                session_fail(s, r == -ENOMEM ? SESSION_E_INTERNAL : SESSION_E_PROTOCOL,
+                                             "malformed %s request", session_type_name(f->type));
+                                return;
+                        }
+                        session_start_copy(s, &c);
+                        session_copy_done(&c);
+                        return;
+                }
                 if (f->type != SESSION_EXEC) {
                         session_fail(s, SESSION_E_PROTOCOL, "expected EXEC, got %s", session_type_name(f->type));
                         return;
@@ -662,6 +679,35 @@ static void handle_frame(struct session *s, const struct session_frame *f) {
         case PHASE_CLOSING:
                 return;
         }
+}
+
+/* A PUT or GET runs this daemon's own binary as the copy helper
+ * (copy.c): it reads or writes the archive on its stdin or stdout, which
+ * the session relays like any command's, with the same flow control. */
+static void session_start_copy(struct session *s, const struct session_copy *c) {
+        _cleanup_free_ char **argv = NULL;
+        char flags[16];
+        struct session_exec e = {};
+
+        if (!s->srv->self_exe) {
+                session_fail(s, SESSION_E_UNSUPPORTED, "file copy: the daemon cannot find its own binary");
+                return;
+        }
+        argv = calloc(c->count + 5, sizeof(char *));
+        if (!argv) {
+                session_fail(s, SESSION_E_INTERNAL, "out of memory");
+                return;
+        }
+        snprintf(flags, sizeof(flags), "%u", c->flags);
+        argv[0] = s->srv->self_exe;
+        argv[1] = (char *) COPY_HELPER_OPTION;
+        argv[2] = (char *) (c->type == SESSION_PUT ? "receive" : "send");
+        argv[3] = flags;
+        for (size_t i = 0; i < c->count; i++)
+                argv[4 + i] = c->paths[i];
+        e.argv = argv;
+        e.argc = c->count + 4;
+        session_spawn(s, &e);
 }
 
 static const char *parse_error_text(int r) {
@@ -895,6 +941,8 @@ int session_server_new(struct hvsock_listener *l, const struct session_server_co
         srv->l = l;
         srv->max_sessions = cfg && cfg->max_sessions ? cfg->max_sessions : SESSION_SERVER_MAX_SESSIONS_DEFAULT;
         srv->listener = (struct watch) { W_LISTENER, hvsock_listener_fd(l), 0 };
+        /* Resolved now: a child that switched users may not read /proc/self/exe. */
+        srv->self_exe = realpath("/proc/self/exe", NULL);
         srv->signal = (struct watch) { W_SIGNAL, -1, 0 };
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
@@ -967,6 +1015,7 @@ struct session_server *session_server_free(struct session_server *srv) {
                 ;
         safe_close(srv->signal.fd);
         safe_close(srv->epfd);
+        free(srv->self_exe);
         sigprocmask(SIG_SETMASK, &srv->old_mask, NULL);
         free(srv);
         return NULL;

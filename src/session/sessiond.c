@@ -17,6 +17,7 @@
 #include "frame.h"
 #include "macro.h"
 #include "registry.h"
+#include "copy.h"
 #include "session-server.h"
 
 #ifndef HVSOCK_VERSION
@@ -106,6 +107,9 @@ int main(int argc, char **argv) {
         int c, r;
 
         open_std_fds();
+        /* The daemon runs itself as the helper of a file copy (copy.c). */
+        if (argc >= 2 && strcmp(argv[1], COPY_HELPER_OPTION) == 0)
+                return copy_helper_main(argc - 2, argv + 2);
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":hVl:a:m:", options, NULL)) != -1) {
                 switch (c) {

@@ -56,12 +56,13 @@ uds="$work/vsock.sock"
 
 "$guest/fetch-kernel" "$cache"
 # The guest has no libc: the daemon is linked statically from the sources,
-# with libuuid's archive (uuid-dev). It never runs on this machine.
+# with the archives of libuuid (uuid-dev) and libcrypto (libssl-dev, for the
+# copy checksums). It never runs on this machine.
 src="$top/src"
 if ! gcc -static -O2 -std=gnu11 -D_GNU_SOURCE -DHVSOCK_VERSION='"e2e"' \
         -I"$top/include" -I"$src/basic" -I"$src/lib" -I"$src/session" \
         "$src"/basic/*.c "$src"/lib/*.c "$src/session/frame.c" "$src/session/session-server.c" \
-        "$src/session/sessiond.c" -luuid -o "$work/hvsock-sessiond" 2>"$work/gcc.log"; then
+        "$src/session/copy.c" "$src/session/sessiond.c" -luuid -lcrypto -lpthread -o "$work/hvsock-sessiond" 2>"$work/gcc.log"; then
         if grep -q "cannot find -luuid" "$work/gcc.log"; then
                 echo "SKIP: no static libuuid (Debian package uuid-dev)"
                 exit 77
@@ -179,6 +180,27 @@ second" ]; then
         ok "a second session at the same time released it; both lines, exit 0"
 else
         fail "two sessions: exit $rc and $rc_live, '$(cat "$work/live.out")'"
+fi
+
+echo "== hvsock cp to and from e2e-vm"
+head -c 3145728 /dev/urandom >"$work/cp.bin"
+mkdir -p "$work/tree/sub dir"
+printf 'x' >"$work/tree/sub dir/a file"
+: >"$work/tree/empty"
+run cpin "$hvsock" cp "$work/cp.bin" e2e-vm:/tmp/cp.bin
+run cpdir "$hvsock" cp -r "$work/tree" e2e-vm:/tmp/
+run cpout "$hvsock" cp e2e-vm:/tmp/cp.bin "$work/cp.back"
+run cpdirout "$hvsock" cp -r e2e-vm:/tmp/tree "$work/tree.back"
+if [ -f "$work/cp.back" ] &&
+   [ "$(sha256sum <"$work/cp.bin" | cut -d' ' -f1)" = "$(sha256sum <"$work/cp.back" | cut -d' ' -f1)" ]; then
+        ok "3 MiB copied into the guest and back, SHA-256 the same"
+else
+        fail "cp round trip: $(cat "$work/cpin.err" "$work/cpout.err")"
+fi
+if diff -r "$work/tree" "$work/tree.back" >"$work/cpdiff" 2>&1; then
+        ok "a directory tree copied into the guest and back with -r is identical"
+else
+        fail "cp -r round trip: $(cat "$work/cpdiff" "$work/cpdir.err" "$work/cpdirout.err")"
 fi
 
 echo "== hvsock shell e2e-vm"

@@ -19,6 +19,7 @@ static void decode_payload(const struct session_frame *f) {
         struct session_exec e;
         struct session_exit x;
         struct session_winsize w;
+        struct session_copy c;
         const char *msg;
         size_t len;
         uint32_t v;
@@ -40,6 +41,17 @@ static void decode_payload(const struct session_frame *f) {
                                 if (!strchr(e.env[i], '=') || e.env[i][0] == '=')
                                         abort();
                         session_exec_done(&e);
+                }
+                break;
+        case SESSION_PUT:
+        case SESSION_GET:
+                if (session_copy_decode(f, &c) == 0) {
+                        if (c.count == 0 || c.paths[c.count] || (c.type == SESSION_PUT && c.count != 1))
+                                abort();
+                        for (size_t i = 0; i < c.count; i++)
+                                if (!c.paths[i][0])
+                                        abort();
+                        session_copy_done(&c);
                 }
                 break;
         case SESSION_EXIT:

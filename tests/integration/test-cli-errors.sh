@@ -25,8 +25,8 @@ check_err "'--frobnicate'" "the message names the option"
 # ---- --help on every command ----
 expect 0 "the top-level help" "$H" --help
 groups=$(sed -n 's/^  hvsock \([a-z-]*\).*/\1/p' "$T/out" | tr '\n' ' ')
-check_eq "service vm guid nc exec shell " "$groups" "the top-level help lists every command"
-commands="nc|exec|shell|"
+check_eq "service vm guid nc exec shell cp " "$groups" "the top-level help lists every command"
+commands="nc|exec|shell|cp|"
 for g in service vm guid; do
         expect 2 "hvsock $g alone" "$H" "$g"
         check_err "Usage: hvsock $g COMMAND" "hvsock $g alone prints its usage on stderr"
@@ -38,7 +38,7 @@ for g in service vm guid; do
         expect 0 "the $g help" "$H" "$g" --help
         commands="$commands$(sed -n "s/^  hvsock \($g [a-z-]*\).*/\1/p" "$T/out" | tr '\n' '|')"
 done
-check_eq "nc|exec|shell|service add|service list|service show|service enable|service disable|service default|service remove|vm add|vm list|vm show|vm id|vm remove|guid new|guid from-port|guid to-port|guid wellknown|" \
+check_eq "nc|exec|shell|cp|service add|service list|service show|service enable|service disable|service default|service remove|vm add|vm list|vm show|vm id|vm remove|guid new|guid from-port|guid to-port|guid wellknown|" \
         "$commands" "the group helps list every subcommand"
 
 IFS='|'

@@ -84,6 +84,9 @@ static void test_parse_errors(void **state) {
                 { SESSION_ERROR, SESSION_CONTROL, 0, 3, -SESSION_E_PROTOCOL },
                 { SESSION_ERROR, SESSION_CONTROL, 0, 4 + SESSION_ERROR_MESSAGE_MAX + 1, -SESSION_E_PROTOCOL },
                 { SESSION_ERROR, SESSION_CONTROL, 0, 4 + SESSION_ERROR_MESSAGE_MAX, 0 },
+                { SESSION_PUT, SESSION_CONTROL, 0, 12, -SESSION_E_PROTOCOL },    /* no room for a path */
+                { SESSION_GET, SESSION_STDIN, 0, 13, -SESSION_E_PROTOCOL },      /* control type on stdin */
+                { SESSION_GET, SESSION_CONTROL, 0, 13, 0 },
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 uint8_t buf[SESSION_HEADER_SIZE];
@@ -415,6 +418,105 @@ static void test_exit_and_error(void **state) {
         free(p);
 }
 
+/* Encodes c, parses the frame back and decodes it. */
+static int copy_roundtrip(const struct session_copy *c, struct session_copy *ret) {
+        struct session_out o;
+        struct session_frame f;
+        size_t size;
+        int r;
+
+        assert_int_equal(session_out_init(&o, SESSION_FRAME_MAX), 0);
+        r = session_out_copy(&o, c);
+        if (r == 0) {
+                assert_int_equal(session_frame_parse(o.data, session_out_len(&o), &f, &size), 1);
+                assert_int_equal(size, session_out_len(&o));
+                assert_int_equal(f.type, c->type);
+                r = session_copy_decode(&f, ret);
+        }
+        session_out_done(&o);
+        return r;
+}
+
+static int copy_decode_raw(uint8_t type, const uint8_t *payload, size_t len) {
+        struct session_frame f = { type, SESSION_CONTROL, 0, (uint32_t) len, payload };
+        struct session_copy c = { .type = 0xee };
+        int r = session_copy_decode(&f, &c);
+
+        if (r == 0)
+                session_copy_done(&c);
+        else
+                assert_int_equal(c.type, 0xee); /* untouched on failure */
+        return r;
+}
+
+static void test_copy_requests(void **state) {
+        char *dst[] = { (char *) "/tmp/a b", NULL };
+        char *srcs[] = { (char *) "x", (char *) "dir/y", (char *) "z:w", NULL };
+        struct session_copy put = { SESSION_PUT, SESSION_COPY_RECURSIVE | SESSION_COPY_MULTIPLE, dst, 1 };
+        struct session_copy get = { SESSION_GET, SESSION_COPY_PRESERVE, srcs, 3 };
+        struct session_copy d;
+        uint8_t p[64] = {};
+
+        assert_int_equal(copy_roundtrip(&put, &d), 0);
+        assert_int_equal(d.type, SESSION_PUT);
+        assert_int_equal(d.flags, SESSION_COPY_RECURSIVE | SESSION_COPY_MULTIPLE);
+        assert_int_equal(d.count, 1);
+        assert_string_equal(d.paths[0], "/tmp/a b");
+        assert_null(d.paths[1]);
+        session_copy_done(&d);
+        assert_int_equal(copy_roundtrip(&get, &d), 0);
+        assert_int_equal(d.count, 3);
+        assert_string_equal(d.paths[2], "z:w");
+        session_copy_done(&d);
+
+        /* Requests the encoder refuses. */
+        put.count = 3;
+        put.paths = srcs;
+        assert_int_equal(copy_roundtrip(&put, &d), -EINVAL); /* PUT names one destination */
+        get.flags = SESSION_COPY_MULTIPLE;
+        assert_int_equal(copy_roundtrip(&get, &d), -EINVAL); /* MULTIPLE is for PUT */
+        get.flags = 0;
+        get.count = 0;
+        assert_int_equal(copy_roundtrip(&get, &d), -EINVAL);
+
+        /* Malformed payloads: flags, counts, lengths, NUL and empty paths. */
+        put_le32(p, 0);
+        put_le16(p + 4, 1);
+        put_le32(p + 8, 1);
+        p[12] = 'a';
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 13), 0);
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 14), -SESSION_E_PROTOCOL); /* trailing byte */
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 12), -SESSION_E_PROTOCOL);
+        assert_int_equal(copy_decode_raw(SESSION_EXEC, p, 13), -SESSION_E_PROTOCOL);
+        put_le32(p, 0x8);
+        assert_int_equal(copy_decode_raw(SESSION_PUT, p, 13), -SESSION_E_PROTOCOL); /* unknown flag */
+        put_le32(p, SESSION_COPY_MULTIPLE);
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 13), -SESSION_E_PROTOCOL);
+        assert_int_equal(copy_decode_raw(SESSION_PUT, p, 13), 0);
+        put_le32(p, 0);
+        put_le16(p + 6, 1);
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 13), -SESSION_E_PROTOCOL); /* reserved u16 */
+        put_le16(p + 6, 0);
+        put_le16(p + 4, 0);
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 13), -SESSION_E_PROTOCOL); /* no path */
+        put_le16(p + 4, 2);
+        assert_int_equal(copy_decode_raw(SESSION_PUT, p, 13), -SESSION_E_PROTOCOL); /* PUT with 2 */
+        put_le16(p + 4, 0xffff);
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 13), -SESSION_E_PROTOCOL); /* count beyond payload */
+        put_le16(p + 4, 1);
+        put_le32(p + 8, 2);
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 13), -SESSION_E_PROTOCOL); /* string past the end */
+        put_le32(p + 8, UINT32_MAX);
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 13), -SESSION_E_PROTOCOL);
+        put_le32(p + 8, 1);
+        p[12] = '\0';
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 13), -SESSION_E_PROTOCOL); /* NUL */
+        put_le32(p + 8, 0);
+        put_le32(p + 12, 0);
+        put_le16(p + 4, 2);
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 16), -SESSION_E_PROTOCOL); /* empty paths */
+}
+
 static void test_signals(void **state) {
         assert_int_equal(session_signal_to_native(2), SIGINT);
         assert_int_equal(session_signal_to_native(15), SIGTERM);
@@ -437,6 +539,7 @@ int main(void) {
                 cmocka_unit_test(test_exec_encode_limits),
                 cmocka_unit_test(test_out_bounded),
                 cmocka_unit_test(test_exit_and_error),
+                cmocka_unit_test(test_copy_requests),
                 cmocka_unit_test(test_signals),
         };
 
