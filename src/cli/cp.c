@@ -12,13 +12,18 @@
 #include "cli-util.h"
 #include "commands.h"
 #include "copy.h"
+#include "credential.h"
 #include "fd-util.h"
 #include "session-client.h"
 
 /* Exit statuses of the local child that runs the archive's other end. */
 #define CHILD_BROKEN 3
 
+/* Options that take only a long name. */
+#define OPT_CREDENTIAL_FILE 0x100
+
 struct cp_args {
+        const char *credential_file;
         uint32_t flags;
         char **srcs;
         size_t n;
@@ -40,6 +45,7 @@ static int cp_parse(const struct cli_command *cmd, int argc, char **argv, struct
                 { "help", no_argument, NULL, 'h' },
                 { "recursive", no_argument, NULL, 'r' },
                 { "preserve", no_argument, NULL, 'p' },
+                { "credential-file", required_argument, NULL, OPT_CREDENTIAL_FILE },
                 {},
         };
         int c;
@@ -51,6 +57,9 @@ static int cp_parse(const struct cli_command *cmd, int argc, char **argv, struct
                         break;
                 case 'p':
                         a->flags |= SESSION_COPY_PRESERVE;
+                        break;
+                case OPT_CREDENTIAL_FILE:
+                        a->credential_file = optarg;
                         break;
                 default:
                         return cli_opt_exit(c);
@@ -87,6 +96,7 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
         _cleanup_registry_free_ struct hvsock_registry *reg = NULL;
         _cleanup_close_ int sock = -1;
         _cleanup_free_ char **paths = NULL;
+        _cleanup_(cli_credential_done) struct cli_credential cred = {};
         struct session_client_result res;
         struct session_copy req = {};
         struct cp_args a = {};
@@ -130,6 +140,11 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
         } else
                 req = (struct session_copy) { SESSION_GET, a.flags & ~SESSION_COPY_MULTIPLE, paths, a.n };
 
+        if (a.credential_file) {
+                r = cli_credential_load(&cred, a.credential_file);
+                if (r < 0)
+                        return cli_error(r, "reading the credential file", a.credential_file);
+        }
         r = cli_ctx(&ctx);
         if (r)
                 return r;
@@ -167,6 +182,8 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
                         .sig_fd = -1,
                         .tty_fd = -1,
                         .copy = &req,
+                        .credential = cli_credential_get,
+                        .credential_data = &cred,
                 };
 
                 r = session_client_run(sock, NULL, &io, &res);

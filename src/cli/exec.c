@@ -9,6 +9,7 @@
 
 #include "cli-util.h"
 #include "commands.h"
+#include "credential.h"
 #include "session-client.h"
 
 /* The session failed (not the command): like ssh, a status no shell gives. */
@@ -17,8 +18,12 @@
 #define EXIT_TIMEOUT 124
 #define TIMEOUT_MAX (7u * 24u * 3600u)
 
+/* Options that take only a long name. */
+#define OPT_CREDENTIAL_FILE 0x100
+
 struct exec_args {
         const char *vm_arg;
+        const char *credential_file;
         struct session_exec req;
         size_t env_cap;
 };
@@ -48,6 +53,7 @@ static int exec_parse(const struct cli_command *cmd, int argc, char **argv, stru
                 { "env", required_argument, NULL, 'e' },
                 { "cwd", required_argument, NULL, 'C' },
                 { "timeout", required_argument, NULL, 't' },
+                { "credential-file", required_argument, NULL, OPT_CREDENTIAL_FILE },
                 {},
         };
         int c, r;
@@ -73,6 +79,9 @@ static int exec_parse(const struct cli_command *cmd, int argc, char **argv, stru
                         r = arg_u32(cmd, "timeout", optarg, 1, TIMEOUT_MAX, &a->req.timeout_s);
                         if (r)
                                 return r;
+                        break;
+                case OPT_CREDENTIAL_FILE:
+                        a->credential_file = optarg;
                         break;
                 default:
                         return cli_opt_exit(c);
@@ -135,8 +144,10 @@ int cmd_exec(const struct cli_command *cmd, int argc, char **argv) {
         _cleanup_ctx_ struct hvsock_ctx *ctx = NULL;
         _cleanup_close_ int sock = -1, sig_fd = -1;
         _cleanup_free_ char **env = NULL;
+        _cleanup_(cli_credential_done) struct cli_credential cred = {};
         struct session_client_result res;
         struct exec_args a = {};
+        struct session_client_io io = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, -1, -1 };
         struct hvsock_guid vm, service;
         struct hvsock_addr addr;
         int r;
@@ -145,6 +156,14 @@ int cmd_exec(const struct cli_command *cmd, int argc, char **argv) {
         env = a.req.env;
         if (r >= 0)
                 return r;
+        cred.user = a.req.user;
+        if (a.credential_file) {
+                r = cli_credential_load(&cred, a.credential_file);
+                if (r < 0)
+                        return cli_error(r, "reading the credential file", a.credential_file);
+        }
+        io.credential = cli_credential_get;
+        io.credential_data = &cred;
         r = cli_ctx(&ctx);
         if (r)
                 return r;
@@ -160,13 +179,14 @@ int cmd_exec(const struct cli_command *cmd, int argc, char **argv) {
         sig_fd = forward_signals();
         if (sig_fd < 0)
                 return cli_fail("setting up signal forwarding: %s", hvsock_strerror(negative_errno()));
+        io.sig_fd = sig_fd;
         sock = hvsock_connect(ctx, &addr, HVSOCK_CONNECT_TIMEOUT_DEFAULT);
         if (sock < 0) {
                 cli_fail("connecting to the %s on VM '%s': %s%s", SESSION_SERVICE_NAME, a.vm_arg, hvsock_strerror(sock),
                          sock == -ECONNREFUSED ? " (is hvsock-sessiond running there?)" : "");
                 return EXIT_SESSION;
         }
-        r = session_client_exec(sock, &a.req, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, sig_fd, &res);
+        r = session_client_run(sock, &a.req, &io, &res);
         if (r < 0) {
                 cli_fail("session with VM '%s': %s: %s", a.vm_arg, res.failed ? res.failed : "relaying",
                          r == -EPROTO ? "the daemon broke the session protocol" : hvsock_strerror(r));

@@ -34,15 +34,21 @@ static const struct cli_command commands[] = {
           "  -e, --env NAME=VALUE    set a variable in the command's environment (repeatable)\n"
           "  -C, --cwd DIR           run in DIR (default: the user's home directory)\n"
           "  -t, --timeout S         kill the command after S seconds, 1..604800\n"
+          "      --credential-file F for a daemon with --auth pam: F's first line is USER:PASSWORD,\n"
+          "                          or USER then PASSWORD on two lines (default: ask for the\n"
+          "                          password of --user, else $USER, on the terminal)\n"
           "VM: a VM name or ID, or loopback, parent.\n"
           "Standard input goes to the command; its standard output and error come back\n"
           "separately as it writes them. SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded.\n"
           "Exit status: the command's, 128+N when a signal N ended it, 124 after --timeout,\n"
           "127 when the command is not found, 126 when it cannot run, 255 when the session\n"
-          "failed, 2 for bad arguments.\n" },
-        { "shell", "shell", cmd_shell, "VM [--user USER] [-- COMMAND [ARG...]]",
+          "failed (also for invalid credentials), 2 for bad arguments.\n" },
+        { "shell", "shell", cmd_shell, "VM [--user USER] [--credential-file F] [-- COMMAND [ARG...]]",
           "Open an interactive shell in a VM through its VM Session Service",
           "  -u, --user USER         run as USER (the daemon must run as root to switch)\n"
+          "      --credential-file F for a daemon with --auth pam: F's first line is USER:PASSWORD,\n"
+          "                          or USER then PASSWORD on two lines (default: ask for the\n"
+          "                          password of --user, else $USER, on the terminal)\n"
           "VM: a VM name or ID, or loopback, parent.\n"
           "Runs the user's login shell (or COMMAND) in the VM. When standard input is a\n"
           "terminal, the session gets a pseudo-terminal there: this terminal is put in raw\n"
@@ -50,17 +56,21 @@ static const struct cli_command commands[] = {
           "passed on. Otherwise standard input, output and error are relayed as streams.\n"
           "Exit status: the shell's, 128+N when a signal N ended it, 255 when the session\n"
           "failed, 2 for bad arguments.\n" },
-        { "cp", "cp", cmd_cp, "[-r] [-p] SRC... DST",
+        { "cp", "cp", cmd_cp, "[-r] [-p] [--credential-file F] SRC... DST",
           "Copy files and directories into or out of a VM through its VM Session Service",
           "  -r, --recursive         copy directories with their contents\n"
           "  -p, --preserve          keep each file's mode and modification time\n"
+          "      --credential-file F for a daemon with --auth pam: F's first line is USER:PASSWORD,\n"
+          "                          or USER then PASSWORD on two lines (default: ask for the\n"
+          "                          password of --user, else $USER, on the terminal)\n"
           "Either DST or every SRC is VM:PATH (VM: a VM name or ID, or loopback, parent;\n"
           "a relative PATH is from the user's home directory there). An existing directory\n"
           "DST receives the sources; several sources need one. Every file is written to a\n"
           "temporary file next to its target, checked (size and SHA-256) and only then\n"
           "renamed, so an interrupted copy leaves no partial file. A progress bar is drawn\n"
           "when standard error is a terminal.\n"
-          "Exit status: 0 when everything was copied, 1 otherwise, 2 for bad arguments.\n" },
+          "Exit status: 0 when everything was copied, 1 otherwise (also for invalid\n"
+          "credentials), 2 for bad arguments.\n" },
 };
 
 static const struct cli_command hvsock = {

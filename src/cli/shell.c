@@ -15,6 +15,7 @@
 
 #include "cli-util.h"
 #include "commands.h"
+#include "credential.h"
 #include "session-client.h"
 
 /* The session failed (not the shell): like ssh, a status no shell gives. */
@@ -104,8 +105,12 @@ static int session_signals(void) {
         return fd < 0 ? negative_errno() : fd;
 }
 
+/* Options that take only a long name. */
+#define OPT_CREDENTIAL_FILE 0x100
+
 struct shell_args {
         const char *vm_arg;
+        const char *credential_file;
         struct session_exec req;
 };
 
@@ -113,6 +118,7 @@ static int shell_parse(const struct cli_command *cmd, int argc, char **argv, str
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "user", required_argument, NULL, 'u' },
+                { "credential-file", required_argument, NULL, OPT_CREDENTIAL_FILE },
                 {},
         };
         static char *no_argv[] = { NULL };
@@ -124,6 +130,9 @@ static int shell_parse(const struct cli_command *cmd, int argc, char **argv, str
                         if (!*optarg)
                                 return cli_usage(cmd, "invalid --user '': expected a user name");
                         a->req.user = optarg;
+                        break;
+                case OPT_CREDENTIAL_FILE:
+                        a->credential_file = optarg;
                         break;
                 default:
                         return cli_opt_exit(c);
@@ -162,6 +171,7 @@ int cmd_shell(const struct cli_command *cmd, int argc, char **argv) {
         _cleanup_ctx_ struct hvsock_ctx *ctx = NULL;
         _cleanup_registry_free_ struct hvsock_registry *reg = NULL;
         _cleanup_close_ int sock = -1, sig_fd = -1;
+        _cleanup_(cli_credential_done) struct cli_credential cred = {};
         struct session_client_result res;
         struct shell_args a = {};
         struct session_client_io io = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, -1, -1 };
@@ -174,6 +184,14 @@ int cmd_shell(const struct cli_command *cmd, int argc, char **argv) {
         r = shell_parse(cmd, argc, argv, &a);
         if (r >= 0)
                 return r;
+        cred.user = a.req.user;
+        if (a.credential_file) {
+                r = cli_credential_load(&cred, a.credential_file);
+                if (r < 0)
+                        return cli_error(r, "reading the credential file", a.credential_file);
+        }
+        io.credential = cli_credential_get;
+        io.credential_data = &cred;
         r = cli_ctx(&ctx);
         if (r)
                 return r;

@@ -12,6 +12,8 @@
 /* PUT and GET: u32 flags, u16 count, u16 zero, then at least one non-empty string. */
 #define COPY_FIXED_SIZE 8u
 #define COPY_SIZE_MIN (COPY_FIXED_SIZE + 5u)
+/* AUTH: a non-empty user string and a password string. */
+#define AUTH_SIZE_MIN 9u
 
 static bool is_data_channel(uint8_t channel) {
         return channel <= SESSION_STDERR;
@@ -30,6 +32,8 @@ static bool length_valid(uint8_t type, uint32_t len) {
         case SESSION_PUT:
         case SESSION_GET:
                 return len >= COPY_SIZE_MIN;
+        case SESSION_AUTH:
+                return len >= AUTH_SIZE_MIN;
         case SESSION_STARTED:
         case SESSION_WINDOW:
         case SESSION_SIGNAL:
@@ -199,7 +203,8 @@ int session_hello_decode(const struct session_frame *f, struct session_hello *re
                 return -SESSION_E_PROTOCOL;
         h.min_version = get_le16(f->payload);
         h.max_version = get_le16(f->payload + 2);
-        /* Bytes 4..7 are capability bits, none defined in version 1. */
+        /* Unknown capability bits are kept: the caller ignores what it does not know. */
+        h.capabilities = get_le32(f->payload + 4);
         if (h.min_version == 0 || h.min_version > h.max_version)
                 return -SESSION_E_PROTOCOL;
         *ret = h;
@@ -214,10 +219,15 @@ int session_version_choose(const struct session_hello *a, const struct session_h
 }
 
 int session_out_hello(struct session_out *o, uint16_t min_version, uint16_t max_version) {
+        return session_out_hello_caps(o, min_version, max_version, 0);
+}
+
+int session_out_hello_caps(struct session_out *o, uint16_t min_version, uint16_t max_version, uint32_t capabilities) {
         uint8_t p[8] = {};
 
         put_le16(p, min_version);
         put_le16(p + 2, max_version);
+        put_le32(p + 4, capabilities);
         return session_out_frame(o, SESSION_HELLO, SESSION_CONTROL, p, sizeof(p));
 }
 
@@ -553,6 +563,50 @@ int session_out_copy(struct session_out *o, const struct session_copy *c) {
         return session_out_frame(o, c->type, SESSION_CONTROL, buf, w.len);
 }
 
+void session_auth_done(struct session_auth *a) {
+        if (a->password)
+                explicit_bzero(a->password, strlen(a->password));
+        free(a->password);
+        free(a->user);
+        memset(a, 0, sizeof(*a));
+}
+
+int session_auth_decode(const struct session_frame *f, struct session_auth *ret) {
+        struct session_auth a = {};
+        struct cursor cur = { f->payload, f->len };
+        int r;
+
+        if (f->type != SESSION_AUTH || f->len < AUTH_SIZE_MIN)
+                return -SESSION_E_PROTOCOL;
+        r = get_string(&cur, &a.user);
+        if (r == 0)
+                r = get_string(&cur, &a.password);
+        if (r == 0 && (cur.left != 0 || a.user[0] == '\0'))
+                r = -SESSION_E_PROTOCOL;
+        if (r < 0) {
+                session_auth_done(&a);
+                return r;
+        }
+        *ret = a;
+        return 0;
+}
+
+int session_out_auth(struct session_out *o, const char *user, const char *password) {
+        _cleanup_free_ uint8_t *buf = malloc(SESSION_PAYLOAD_MAX);
+        struct wcursor w = { buf, 0, SESSION_PAYLOAD_MAX, false };
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        if (!user || !user[0])
+                return -EINVAL;
+        put_string(&w, user);
+        put_string(&w, password);
+        r = w.overflow ? -E2BIG : session_out_frame(o, SESSION_AUTH, SESSION_CONTROL, buf, w.len);
+        explicit_bzero(buf, w.len);
+        return r;
+}
+
 static const struct {
         uint32_t wire;
         int native;
@@ -581,6 +635,7 @@ const char *session_type_name(uint8_t type) {
                 [SESSION_STARTED] = "STARTED", [SESSION_DATA] = "DATA",     [SESSION_EOF] = "EOF",
                 [SESSION_WINDOW] = "WINDOW",   [SESSION_SIGNAL] = "SIGNAL", [SESSION_EXIT] = "EXIT",
                 [SESSION_WINSIZE] = "WINSIZE", [SESSION_PUT] = "PUT",       [SESSION_GET] = "GET",
+                [SESSION_AUTH] = "AUTH",
         };
 
         return type < SESSION_TYPE_MAX && names[type] ? names[type] : "unknown";
@@ -610,6 +665,8 @@ const char *session_error_name(uint32_t code) {
                 return "not supported";
         case SESSION_E_INTERNAL:
                 return "internal error";
+        case SESSION_E_AUTH:
+                return "authentication failed";
         default:
                 return "unknown error";
         }

@@ -45,6 +45,7 @@ enum session_type {
         SESSION_WINSIZE = 10,
         SESSION_PUT = 11, /* a file copy into the VM: the archive comes on stdin */
         SESSION_GET = 12, /* a file copy out of the VM: the archive goes on stdout */
+        SESSION_AUTH = 13, /* the client's credentials, before its request */
         SESSION_TYPE_MAX,
 };
 
@@ -68,6 +69,7 @@ enum session_error {
         SESSION_E_PERMISSION = 9,  /* the session may not run as that user */
         SESSION_E_UNSUPPORTED = 10, /* a feature this daemon does not offer */
         SESSION_E_INTERNAL = 11,   /* the daemon failed (out of memory, ...) */
+        SESSION_E_AUTH = 12,       /* missing or invalid credentials */
 };
 
 /* EXEC flags. */
@@ -167,11 +169,30 @@ int session_out_flush(struct session_out *o, int fd);
 /* Payloads. Decoders return 0 or -SESSION_E_PROTOCOL and write *ret only on success. */
 struct session_hello {
         uint16_t min_version, max_version;
+        uint32_t capabilities; /* SESSION_CAP_* */
 };
+/* A server's HELLO capability: it requires AUTH (user and password) before
+ * EXEC, PUT or GET. Clients send 0. */
+#define SESSION_CAP_AUTH_PASSWORD UINT32_C(0x1)
 int session_hello_decode(const struct session_frame *f, struct session_hello *ret);
 /* The version both ranges hold (the highest), or -SESSION_E_VERSION. */
 int session_version_choose(const struct session_hello *a, const struct session_hello *b);
 int session_out_hello(struct session_out *o, uint16_t min_version, uint16_t max_version);
+/* The same with capability bits. */
+int session_out_hello_caps(struct session_out *o, uint16_t min_version, uint16_t max_version, uint32_t capabilities);
+
+/* An AUTH request: NUL-terminated copies, user not empty. */
+struct session_auth {
+        char *user;
+        char *password;
+};
+/* Decodes into *ret (freed with session_auth_done()). Returns 0,
+ * -SESSION_E_PROTOCOL for a malformed payload or -ENOMEM. */
+int session_auth_decode(const struct session_frame *f, struct session_auth *ret);
+/* Encodes an AUTH frame. Returns 0, -EINVAL for an empty user, -E2BIG or -ENOBUFS. */
+int session_out_auth(struct session_out *o, const char *user, const char *password);
+/* Wipes the password and frees both strings. */
+void session_auth_done(struct session_auth *a);
 
 /* *ret_message points into the frame (ret_len bytes, not NUL-terminated). */
 int session_error_decode(const struct session_frame *f, uint32_t *ret_code, const char **ret_message,

@@ -28,6 +28,8 @@ struct client {
         struct session_out out;
         const struct session_exec *req;
         const struct session_copy *copy;
+        int (*credential)(void *data, struct session_auth *ret);
+        void *credential_data;
         uint32_t stdin_credit;
         bool in_eof;
         bool broken[3];   /* that output's reader went away: its data is dropped */
@@ -80,6 +82,24 @@ static int write_output(struct client *c, int ch, const uint8_t *data, size_t le
         return 0;
 }
 
+/* AUTH goes right before the request, which the daemon reads only once it
+ * accepted the credentials. */
+static int send_auth(struct client *c) {
+        struct session_auth a = {};
+        int r;
+
+        if (!c->credential)
+                return fail(c, -EACCES, "the daemon requires credentials");
+        r = c->credential(c->credential_data, &a);
+        if (r < 0)
+                return fail(c, r, "getting the credentials");
+        r = session_out_auth(&c->out, a.user, a.password);
+        session_auth_done(&a);
+        if (r < 0)
+                return fail(c, r, "sending the credentials");
+        return 0;
+}
+
 /* Returns 1 when the session is over, 0 to go on, or -errno. */
 static int handle_frame(struct client *c, const struct session_frame *f) {
         struct session_hello ours = { SESSION_VERSION_MIN, SESSION_VERSION_MAX }, theirs;
@@ -106,6 +126,12 @@ static int handle_frame(struct client *c, const struct session_frame *f) {
                         return 1;
                 }
                 c->phase = WAIT_STARTED;
+                if (theirs.capabilities & SESSION_CAP_AUTH_PASSWORD) {
+                        int r = send_auth(c);
+
+                        if (r < 0)
+                                return r;
+                }
                 v = (uint32_t) (c->copy ? session_out_copy(&c->out, c->copy) : session_out_exec(&c->out, c->req));
                 if ((int) v < 0)
                         return fail(c, (int) v, "sending the request");
@@ -279,6 +305,8 @@ int session_client_run(int sock, const struct session_exec *e, const struct sess
                 .fds = { -1, io->out_fd, io->err_fd },
                 .req = e,
                 .copy = io->copy,
+                .credential = io->credential,
+                .credential_data = io->credential_data,
                 .stdin_credit = SESSION_WINDOW_INITIAL,
                 .in_eof = io->in_fd < 0,
                 .tty_fd = io->tty_fd,

@@ -44,6 +44,12 @@ struct session_client_io {
         const struct session_copy *copy; /* when set, sent instead of the EXEC request (e is
                                           * then unused): `hvsock cp`'s archive goes on
                                           * in_fd (PUT) or comes on out_fd (GET) */
+        /* Called once, only when the daemon's HELLO requires credentials
+         * (SESSION_CAP_AUTH_PASSWORD): fills *ret (the client frees it with
+         * session_auth_done()) and returns 0, or -errno to end the session.
+         * NULL: such a daemon ends the session with -EACCES. */
+        int (*credential)(void *data, struct session_auth *ret);
+        void *credential_data;
 };
 
 /* session_client_exec() with a terminal's window size followed (used by

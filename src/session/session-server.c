@@ -19,6 +19,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "auth-pam.h"
 #include "copy.h"
 #include "fd-util.h"
 #include "frame.h"
@@ -46,6 +47,7 @@ struct watch {
 
 enum phase {
         PHASE_HELLO,   /* waiting for the client's HELLO */
+        PHASE_AUTH,    /* waiting for AUTH (--auth pam) */
         PHASE_EXEC,    /* waiting for EXEC */
         PHASE_RUNNING, /* the command runs; streams are relayed */
         PHASE_CLOSING, /* EXIT or ERROR queued: flush, shut down, drain, free */
@@ -57,6 +59,7 @@ struct session {
         unsigned id;
         bool rejecting; /* refused as BUSY: counts against REJECTING_MAX only */
         enum phase phase;
+        char *auth_user; /* who AUTH authenticated (--auth pam), else NULL */
         struct watch sock;
         /* Indexed by channel: our ends of stdin, stdout, stderr. With a
          * pseudo-terminal, stdout is its master and stdin a dup of it (epoll
@@ -94,6 +97,8 @@ struct session_server {
         unsigned n_rejecting; /* sessions refused as BUSY, still closing */
         sigset_t old_mask;
         bool quit;
+        enum session_server_auth auth;
+        const char *pam_service;
         char *self_exe; /* this daemon's binary, which serves file copies (NULL: unknown) */
 };
 
@@ -154,6 +159,7 @@ static void session_free(struct session *s) {
         session_out_done(&s->out);
         free(s->stdin_q);
         free(s->in);
+        free(s->auth_user);
         free(s);
 }
 
@@ -200,7 +206,8 @@ static int new_session(struct session_server *srv, int fd) {
         session_parser_init(s->in);
         s->stdin_window = SESSION_WINDOW_INITIAL;
         s->credit[SESSION_STDOUT] = s->credit[SESSION_STDERR] = SESSION_WINDOW_INITIAL;
-        session_out_hello(&s->out, SESSION_VERSION_MIN, SESSION_VERSION_MAX);
+        session_out_hello_caps(&s->out, SESSION_VERSION_MIN, SESSION_VERSION_MAX,
+                               srv->auth == SESSION_SERVER_AUTH_PAM ? SESSION_CAP_AUTH_PASSWORD : 0);
         s->next = srv->sessions;
         srv->sessions = s;
         srv->n_sessions++;
@@ -624,6 +631,51 @@ static void handle_running(struct session *s, const struct session_frame *f) {
 
 static void session_start_copy(struct session *s, const struct session_copy *c);
 
+#define CREDENTIAL_INVALID "The credential is invalid."
+
+/* --auth pam: the first frame after HELLO must be AUTH, and nothing runs
+ * unless PAM accepts it. Every refusal gives the same message, so a client
+ * cannot tell an unknown user from a wrong password. */
+static void session_authenticate(struct session *s, const struct session_frame *f) {
+        struct session_auth a;
+        struct passwd *pw;
+        int r;
+
+        if (f->type == SESSION_EXEC || f->type == SESSION_PUT || f->type == SESSION_GET) {
+                session_fail(s, SESSION_E_AUTH, "this daemon requires credentials (AUTH) before %s",
+                             session_type_name(f->type));
+                return;
+        }
+        if (f->type != SESSION_AUTH) {
+                session_fail(s, SESSION_E_PROTOCOL, "expected AUTH, got %s", session_type_name(f->type));
+                return;
+        }
+        r = session_auth_decode(f, &a);
+        if (r < 0) {
+                session_fail(s, r == -ENOMEM ? SESSION_E_INTERNAL : SESSION_E_PROTOCOL, "malformed AUTH request");
+                return;
+        }
+        /* PAM runs in the loop: pam_unix's delay after a failure holds the
+         * other sessions too (docs/session-protocol.md, Authentication). */
+        r = session_pam_check(s->srv->pam_service, a.user, a.password);
+        pw = r == 0 ? getpwnam(a.user) : NULL;
+        if (r == -ENOMEM)
+                session_fail(s, SESSION_E_INTERNAL, "out of memory");
+        else if (r < 0 || !pw) {
+                log_session(s, "authentication of user '%s' failed: %s", a.user,
+                            r == -EACCES ? "refused by PAM" : r < 0 ? "PAM error" : "not in the password database");
+                session_fail(s, SESSION_E_AUTH, CREDENTIAL_INVALID);
+        } else if (pw->pw_uid != geteuid() && geteuid() != 0)
+                session_fail(s, SESSION_E_PERMISSION, "cannot run as user '%s': the daemon does not run as root",
+                             a.user);
+        else {
+                log_session(s, "authenticated as user '%s'", a.user);
+                s->auth_user = TAKE_PTR(a.user);
+                s->phase = PHASE_EXEC;
+        }
+        session_auth_done(&a);
+}
+
 static void handle_frame(struct session *s, const struct session_frame *f) {
         struct session_hello ours = { SESSION_VERSION_MIN, SESSION_VERSION_MAX }, theirs;
         struct session_exec e;
@@ -641,7 +693,10 @@ static void handle_frame(struct session *s, const struct session_frame *f) {
                                      theirs.min_version, theirs.max_version, ours.min_version, ours.max_version);
                         return;
                 }
-                s->phase = PHASE_EXEC;
+                s->phase = s->srv->auth == SESSION_SERVER_AUTH_PAM ? PHASE_AUTH : PHASE_EXEC;
+                return;
+        case PHASE_AUTH:
+                session_authenticate(s, f);
                 return;
         case PHASE_EXEC:
                 if (f->type == SESSION_PUT || f->type == SESSION_GET) {
@@ -669,6 +724,21 @@ static void handle_frame(struct session *s, const struct session_frame *f) {
                 if (r < 0) {
                         session_fail(s, SESSION_E_PROTOCOL, "malformed EXEC request");
                         return;
+                }
+                /* An authenticated session runs as the user it proved to be. */
+                if (s->auth_user && e.user && strcmp(e.user, s->auth_user) != 0) {
+                        session_fail(s, SESSION_E_PERMISSION, "the session is authenticated as '%s', not '%s'",
+                                     s->auth_user, e.user);
+                        session_exec_done(&e);
+                        return;
+                }
+                if (s->auth_user && !e.user) {
+                        e.user = strdup(s->auth_user);
+                        if (!e.user) {
+                                session_fail(s, SESSION_E_INTERNAL, "out of memory");
+                                session_exec_done(&e);
+                                return;
+                        }
                 }
                 session_spawn(s, &e);
                 session_exec_done(&e);
@@ -707,6 +777,7 @@ static void session_start_copy(struct session *s, const struct session_copy *c) 
                 argv[4 + i] = c->paths[i];
         e.argv = argv;
         e.argc = c->count + 4;
+        e.user = s->auth_user;
         session_spawn(s, &e);
 }
 
@@ -940,6 +1011,8 @@ int session_server_new(struct hvsock_listener *l, const struct session_server_co
                 return -ENOMEM;
         srv->l = l;
         srv->max_sessions = cfg && cfg->max_sessions ? cfg->max_sessions : SESSION_SERVER_MAX_SESSIONS_DEFAULT;
+        srv->auth = cfg ? cfg->auth : SESSION_SERVER_AUTH_HOST;
+        srv->pam_service = cfg && cfg->pam_service ? cfg->pam_service : SESSION_PAM_SERVICE;
         srv->listener = (struct watch) { W_LISTENER, hvsock_listener_fd(l), 0 };
         /* Resolved now: a child that switched users may not read /proc/self/exe. */
         srv->self_exe = realpath("/proc/self/exe", NULL);

@@ -18,8 +18,15 @@
 
 struct session_server;
 
+enum session_server_auth {
+        SESSION_SERVER_AUTH_HOST, /* trust the hypervisor-authenticated peer */
+        SESSION_SERVER_AUTH_PAM,  /* require AUTH, checked through PAM */
+};
+
 struct session_server_config {
         uint32_t max_sessions; /* 0: the default */
+        enum session_server_auth auth;
+        const char *pam_service; /* NULL: SESSION_PAM_SERVICE */
 };
 
 /*

@@ -18,6 +18,7 @@
 #include "macro.h"
 #include "registry.h"
 #include "copy.h"
+#include "auth-pam.h"
 #include "session-server.h"
 
 #ifndef HVSOCK_VERSION
@@ -25,13 +26,15 @@
 #endif
 
 static void help(void) {
-        printf("Usage: hvsock-sessiond [--listen VM] [--auth host] [--max-sessions N]\n\n"
+        printf("Usage: hvsock-sessiond [--listen VM] [--auth host|pam] [--max-sessions N]\n\n"
                "Serve the VM Session Service (service ID 0000%04x-facb-11e6-bd58-64006a7986d3, port %u):\n"
                "run the commands and shells that `hvsock exec` and `hvsock shell` ask for.\n\n"
                "Options:\n"
                "  -l, --listen VM         where to accept sessions: any (default), loopback, parent,\n"
                "                          children, a VM ID, or a VM name from the registry\n"
-               "  -a, --auth MODE         host (default): trust the hypervisor-authenticated peer\n"
+               "  -a, --auth MODE         host (default): trust the hypervisor-authenticated peer;\n"
+               "                          pam: require a user and password, checked through PAM\n"
+               "                          (service hvsock-sessiond), and run as that user\n"
                "  -m, --max-sessions N    sessions served at once, 1..4096 (default %u)\n"
                "  -h, --help              show this help\n"
                "  -V, --version           show the version\n",
@@ -124,10 +127,14 @@ int main(int argc, char **argv) {
                         break;
                 case 'a':
                         if (strcmp(optarg, "host") == 0)
-                                break;
-                        if (strcmp(optarg, "pam") == 0)
-                                return usage("--auth '%s' is not implemented yet (only 'host')", optarg);
-                        return usage("invalid --auth '%s': expected host", optarg);
+                                cfg.auth = SESSION_SERVER_AUTH_HOST;
+                        else if (strcmp(optarg, "pam") == 0 && !session_pam_available())
+                                return usage("invalid --auth '%s': this hvsock-sessiond was built without PAM", optarg);
+                        else if (strcmp(optarg, "pam") == 0)
+                                cfg.auth = SESSION_SERVER_AUTH_PAM;
+                        else
+                                return usage("invalid --auth '%s': expected host or pam", optarg);
+                        break;
                 case 'm':
                         errno = 0;
                         v = strtol(optarg, &end, 10);
@@ -167,9 +174,9 @@ int main(int argc, char **argv) {
                 r = 1;
                 goto out;
         }
-        fprintf(stderr, "hvsock-sessiond: listening on VM %s (%s), service %s (port %u)\n",
+        fprintf(stderr, "hvsock-sessiond: listening on VM %s (%s), service %s (port %u), auth %s\n",
                 hvsock_guid_format(&vm, vm_text), listen_arg, hvsock_guid_format(&service, svc_text),
-                (unsigned) SESSION_PORT);
+                (unsigned) SESSION_PORT, cfg.auth == SESSION_SERVER_AUTH_PAM ? "pam" : "host");
         r = session_server_run(srv);
         if (r < 0) {
                 fprintf(stderr, "hvsock-sessiond: event loop: %s\n", hvsock_strerror(r));

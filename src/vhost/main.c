@@ -236,6 +236,7 @@ int main(int argc, char **argv) {
 
         while (!dm.quit) {
                 r = ev_run_once(&dm.loop, -1);
+                vsock_dev_notify(dm.dev);
                 vsock_dev_gc(dm.dev);
                 if (r < 0) {
                         fprintf(stderr, "hvsock-vhost: epoll_wait: %s\n", strerror(-r));

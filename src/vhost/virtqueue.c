@@ -192,7 +192,9 @@ int vq_pop(struct vq *vq, struct vq_elem *elem) {
         rmb(); /* ring entries after the index that published them */
         head = ld16(vq->avail + 4 + 2u * (vq->last_avail % vq->num));
         vq->last_avail++;
-        vq_set_avail_event(vq);
+        /* avail_event is left alone while the ring has work: a guest adding
+         * buffers meanwhile has no reason to kick (kernel vhost does the
+         * same). It is set again when we find the ring empty, above. */
         r = vq_read_chain(vq, head, elem);
         if (r < 0) {
                 if (head < vq->num)
@@ -203,8 +205,8 @@ int vq_pop(struct vq *vq, struct vq_elem *elem) {
 }
 
 void vq_unpop(struct vq *vq) {
+        /* The chain is still there for us: no kick needed to find it. */
         vq->last_avail--;
-        vq_set_avail_event(vq);
 }
 
 void vq_push(struct vq *vq, uint16_t head, uint32_t len) {

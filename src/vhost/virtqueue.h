@@ -80,7 +80,9 @@ bool vq_ready(const struct vq *vq);
  */
 int vq_pop(struct vq *vq, struct vq_elem *elem);
 
-/* Gives back the chain last popped and not yet pushed. */
+/* Gives back the chain last popped and not yet pushed; called n times, the
+ * last n popped (none of them pushed, and no malformed chain among or after
+ * them: vq_pop already returned those as used). */
 void vq_unpop(struct vq *vq);
 
 /* Returns a chain to the guest as used, len bytes written into it. */

@@ -26,7 +26,11 @@
 #define BUCKETS 256
 #define HOST_PORT_FIRST (1u << 30) /* host-initiated ports, as Firecracker */
 #define HOST_PORT_END (1u << 31)
-#define DATA_BURST 16 /* packets per connection before the next one gets a turn */
+#define DATA_BURST 16 /* host reads per connection before the next one gets a turn */
+/* Host -> guest: one readv fills up to this many bytes, spread over as many
+ * rx chains as it takes (a Linux guest posts ~4 KiB buffers). */
+#define RX_BATCH_BYTES VSOCK_MAX_PAYLOAD
+#define RX_BATCH_CHAINS 64
 
 enum conn_state {
         CONN_LINE,        /* host client: reading "CONNECT <port>\n" */
@@ -62,6 +66,7 @@ struct vsock_conn {
 
         bool guest_no_send, guest_no_recv;
         bool host_shut_wr;
+        bool out_armed; /* EPOLLOUT watched: only while buf holds bytes */
         bool dead;
 
         /* When it gives up (now_ms()), 0 for never: a host CONNECT waiting
@@ -78,6 +83,23 @@ struct vsock_conn {
 
 struct rst_entry {
         uint32_t guest_port, host_port;
+};
+
+/* The rx chains one host read fills: each chain's writable iovecs sit in
+ * pool[first, first + n); its header goes at offset 0, its payload (at most
+ * room bytes) right after. */
+struct rx_chain {
+        uint16_t head;
+        unsigned first, n;
+        uint32_t room;
+};
+
+struct rx_batch {
+        struct rx_chain chains[RX_BATCH_CHAINS];
+        unsigned n;
+        struct iovec pool[VQ_IOV_MAX];
+        unsigned pool_used;
+        struct iovec rd[VQ_IOV_MAX]; /* the payload parts, for readv */
 };
 
 struct vsock_dev {
@@ -109,6 +131,7 @@ struct vsock_dev {
 
         struct vsock_stats stats;
         struct vq_elem elem;
+        struct rx_batch batch;
 };
 
 static void conn_reset(struct vsock_conn *c, bool send_rst);
@@ -156,6 +179,25 @@ static void conn_unlink(struct vsock_conn *c) {
                 }
 }
 
+/* EPOLLOUT is added only while the device buffers bytes for the host: with
+ * it always on, every read by the host program (each one frees room in the
+ * socket) would wake the device for nothing. */
+#define CONN_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
+
+/* Watches EPOLLOUT or stops. Re-arming reports a socket that is already
+ * writable, so no edge is lost in between. Returns 0 or -errno. */
+static int conn_watch_out(struct vsock_conn *c, bool on) {
+        int r;
+
+        if (c->out_armed == on)
+                return 0;
+        r = ev_mod(c->dev->loop, &c->src, CONN_EVENTS | (on ? EPOLLOUT : 0));
+        if (r < 0)
+                return r;
+        c->out_armed = on;
+        return 0;
+}
+
 static struct vsock_conn *conn_new(struct vsock_dev *d, int fd, enum conn_state state) {
         struct vsock_conn *c = calloc(1, sizeof(*c));
 
@@ -165,7 +207,7 @@ static struct vsock_conn *conn_new(struct vsock_dev *d, int fd, enum conn_state 
         c->src.fn = conn_host_event;
         c->dev = d;
         c->state = state;
-        if (ev_add(d->loop, &c->src, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+        if (ev_add(d->loop, &c->src, CONN_EVENTS) < 0) {
                 free(c);
                 return NULL;
         }
@@ -422,46 +464,135 @@ static uint32_t peer_free(const struct vsock_conn *c) {
         return c->peer_buf_alloc - in_flight;
 }
 
-/* Reads from the host into one rx chain. Returns 1 sent, 0 no rx buffer,
- * -EAGAIN nothing to read (or no credit), -EPIPE end of stream, other -errno. */
+/* Gives back the batch's chains from the i-th on, unfilled. Normally they
+ * go back on the avail ring for later; after a malformed chain (already
+ * returned as used, behind them) they can only be returned as used, empty. */
+static void batch_return(struct vsock_dev *d, unsigned i, bool rewind) {
+        struct rx_batch *b = &d->batch;
+
+        for (unsigned j = b->n; j > i; j--) {
+                if (rewind)
+                        vq_unpop(d->rx);
+                else {
+                        d->stats.dropped_malformed++;
+                        vq_push(d->rx, b->chains[j - 1].head, 0);
+                }
+        }
+        b->n = i;
+}
+
+/* Pops rx chains for up to want payload bytes into d->batch. A chain that
+ * cannot take payload ends the batch and goes back on the ring; when it
+ * comes first, a header-sized one is left in d->elem with *ret_tiny set and
+ * a smaller one is returned as used, empty. Returns false when a malformed
+ * chain was consumed after the batch's (they cannot be rewound). */
+static bool batch_fill(struct vsock_dev *d, uint32_t want, bool *ret_tiny) {
+        struct rx_batch *b = &d->batch;
+        uint32_t total = 0;
+
+        b->n = 0;
+        b->pool_used = 0;
+        *ret_tiny = false;
+        while (total < want && b->n < RX_BATCH_CHAINS) {
+                struct rx_chain *ch;
+                int r = vq_pop(d->rx, &d->elem);
+
+                if (r == 0 || r == -EIO)
+                        break;
+                if (r < 0) {
+                        d->stats.dropped_malformed++;
+                        if (b->n > 0)
+                                return false;
+                        continue;
+                }
+                if (d->elem.in_len <= VSOCK_HDR_SIZE || d->elem.n_in > VQ_IOV_MAX - b->pool_used) {
+                        if (b->n > 0) {
+                                vq_unpop(d->rx);
+                                break;
+                        }
+                        if (d->elem.in_len == VSOCK_HDR_SIZE) {
+                                *ret_tiny = true;
+                                return true;
+                        }
+                        /* Too small for any packet: hand it back unused. */
+                        d->stats.dropped_malformed++;
+                        vq_push(d->rx, d->elem.head, 0);
+                        continue;
+                }
+                ch = &b->chains[b->n++];
+                ch->head = d->elem.head;
+                ch->first = b->pool_used;
+                ch->n = d->elem.n_in;
+                ch->room = d->elem.in_len - VSOCK_HDR_SIZE < want - total ?
+                                   (uint32_t) (d->elem.in_len - VSOCK_HDR_SIZE) : want - total;
+                memcpy(b->pool + b->pool_used, d->elem.in, d->elem.n_in * sizeof(struct iovec));
+                b->pool_used += d->elem.n_in;
+                total += ch->room;
+        }
+        return true;
+}
+
+static void conn_hdr(const struct vsock_conn *c, struct vsock_hdr *h, uint16_t op) {
+        fill_hdr(c->dev, h, c->guest_port, c->host_port, op);
+        h->fwd_cnt = c->fwd_cnt;
+}
+
+/* Reads from the host once, into as many rx chains as the guest's credit,
+ * RX_BATCH_BYTES and the ring allow. Returns 1 sent, 0 no rx buffer, -EAGAIN
+ * nothing to read (or no credit), -EPIPE end of stream, other -errno. */
 static int emit_data(struct vsock_conn *c) {
         struct vsock_dev *d = c->dev;
-        struct iovec iov[VQ_IOV_MAX];
+        struct rx_batch *b = &d->batch;
         uint8_t raw[VSOCK_HDR_SIZE];
         struct vsock_hdr h;
-        size_t room, max;
-        unsigned n;
+        uint32_t credit = peer_free(c), left;
+        unsigned n_rd = 0, i;
+        bool rewind, tiny;
         ssize_t k;
-        uint32_t credit = peer_free(c);
 
         if (credit == 0)
                 return -EAGAIN;
-        if (!rx_pop(d))
-                return 0;
-        max = d->elem.in_len - VSOCK_HDR_SIZE;
-        if (max > credit)
-                max = credit;
-        if (max > VSOCK_MAX_PAYLOAD)
-                max = VSOCK_MAX_PAYLOAD;
-        if (max == 0) {
-                /* A header-sized buffer carries no data: leave it for control packets. */
-                vq_unpop(d->rx);
-                return 0;
+        rewind = batch_fill(d, credit < RX_BATCH_BYTES ? credit : RX_BATCH_BYTES, &tiny);
+        if (tiny) {
+                /* A header-sized buffer carries no data, but an update of our
+                 * credit fits: use it rather than stall behind it. */
+                conn_hdr(c, &h, VSOCK_OP_CREDIT_UPDATE);
+                vsock_hdr_build(&h, raw);
+                iov_from_buf(d->elem.in, d->elem.n_in, 0, raw, sizeof(raw));
+                vq_push(d->rx, d->elem.head, VSOCK_HDR_SIZE);
+                c->last_fwd_sent = c->fwd_cnt;
+                c->need_credit_update = false;
+                return 1;
         }
-        n = iov_slice(iov, VQ_IOV_MAX, d->elem.in, d->elem.n_in, VSOCK_HDR_SIZE, max, &room);
-        k = readv(c->src.fd, iov, (int) n);
+        if (b->n == 0)
+                return 0;
+        for (i = 0; i < b->n; i++) {
+                size_t got;
+
+                /* Fits: each slice has at most its chain's entries. */
+                n_rd += iov_slice(b->rd + n_rd, VQ_IOV_MAX - n_rd, b->pool + b->chains[i].first,
+                                  b->chains[i].n, VSOCK_HDR_SIZE, b->chains[i].room, &got);
+        }
+        k = readv(c->src.fd, b->rd, (int) n_rd);
         if (k <= 0) {
-                vq_unpop(d->rx);
-                if (k == 0)
-                        return -EPIPE;
-                return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : negative_errno();
+                int r = k == 0 ? -EPIPE : errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : negative_errno();
+
+                batch_return(d, 0, rewind);
+                return r;
         }
-        fill_hdr(d, &h, c->guest_port, c->host_port, VSOCK_OP_RW);
-        h.len = (uint32_t) k;
-        h.fwd_cnt = c->fwd_cnt;
-        vsock_hdr_build(&h, raw);
-        iov_from_buf(d->elem.in, d->elem.n_in, 0, raw, sizeof(raw));
-        vq_push(d->rx, d->elem.head, VSOCK_HDR_SIZE + (uint32_t) k);
+        left = (uint32_t) k;
+        for (i = 0; i < b->n && left > 0; i++) {
+                const struct rx_chain *ch = &b->chains[i];
+                uint32_t len = left < ch->room ? left : ch->room;
+
+                conn_hdr(c, &h, VSOCK_OP_RW);
+                h.len = len;
+                vsock_hdr_build(&h, raw);
+                iov_from_buf(b->pool + ch->first, ch->n, 0, raw, sizeof(raw));
+                vq_push(d->rx, ch->head, VSOCK_HDR_SIZE + len);
+                left -= len;
+        }
+        batch_return(d, i, rewind);
         c->tx_cnt += (uint32_t) k;
         c->last_fwd_sent = c->fwd_cnt;
         c->need_credit_update = false;
@@ -562,7 +693,6 @@ static bool flush_rsts(struct vsock_dev *d) {
 void vsock_dev_process_rx(struct vsock_dev *d) {
         if (!vq_ready(d->rx))
                 return;
-        vq_drain_kick(d->rx);
         /* conn_emit may queue RSTs while finishing connections: flush them
          * before each connection gets its turn and once more at the end. */
         while (flush_rsts(d)) {
@@ -580,16 +710,33 @@ void vsock_dev_process_rx(struct vsock_dev *d) {
                 if (r == 2)
                         conn_mark_pending(c);
         }
+}
+
+void vsock_dev_notify(struct vsock_dev *d) {
         vq_notify(d->rx);
+        vq_notify(d->tx);
 }
 
 /* ---- guest -> host data ---- */
 
+/* Tells the guest what we forwarded once that is worth a packet (and an
+ * interrupt): more than a quarter of the buffer, or less than that quarter
+ * (at most one full packet) left in the guest's view of our free space. The
+ * second rule means a guest that used up its credit always hears about the
+ * space the host frees: while the buffer drains into the host, its view of
+ * our free space stays below the quarter until we announce. */
 static void conn_maybe_credit(struct vsock_conn *c) {
-        uint32_t threshold = c->dev->cfg.tx_buffer_size / 4;
+        uint32_t cap = c->dev->cfg.tx_buffer_size;
+        uint32_t quarter = cap / 4 < VSOCK_MAX_PAYLOAD ? cap / 4 : VSOCK_MAX_PAYLOAD;
+        uint32_t unannounced = c->fwd_cnt - c->last_fwd_sent;
+        /* What the guest may still send as far as it knows; 0 when it sent
+         * more than its credit (the straight path does not check). */
+        uint64_t used = (uint64_t) c->buf_len + unannounced;
+        uint32_t view_free = used < cap ? cap - (uint32_t) used : 0;
 
-        if (c->fwd_cnt - c->last_fwd_sent >= (threshold ? threshold : 1) ||
-            (c->buf_len == 0 && c->fwd_cnt != c->last_fwd_sent)) {
+        if (unannounced == 0)
+                return;
+        if (unannounced > cap / 4 || view_free < quarter) {
                 c->need_credit_update = true;
                 conn_mark_pending(c);
         }
@@ -638,6 +785,7 @@ static int conn_flush(struct vsock_conn *c) {
 static int conn_forward(struct vsock_conn *c, const struct iovec *payload, unsigned n, uint32_t len) {
         uint32_t cap = c->dev->cfg.tx_buffer_size;
         size_t off = 0;
+        int r;
 
         if (c->buf_len == 0) {
                 ssize_t k = writev(c->src.fd, payload, (int) n);
@@ -661,6 +809,9 @@ static int conn_forward(struct vsock_conn *c, const struct iovec *payload, unsig
                         if (!c->buf)
                                 return -ENOMEM;
                 }
+                r = conn_watch_out(c, true);
+                if (r < 0)
+                        return r;
                 while (rest > 0) {
                         uint32_t tail = (c->buf_head + c->buf_len) % cap;
                         uint32_t chunk = rest < cap - tail ? rest : cap - tail;
@@ -837,7 +988,6 @@ void vsock_dev_process_tx(struct vsock_dev *d) {
 
         if (!vq_ready(d->tx))
                 return;
-        vq_drain_kick(d->tx);
         /* Always drain: a slow host socket buffers or resets its own
          * connection, it never stalls the queue for the others. */
         while ((r = vq_pop(d->tx, &d->elem)) != 0) {
@@ -850,7 +1000,6 @@ void vsock_dev_process_tx(struct vsock_dev *d) {
                 handle_packet(d, &d->elem);
                 vq_push(d->tx, d->elem.head, 0);
         }
-        vq_notify(d->tx);
         vsock_dev_process_rx(d);
 }
 
@@ -918,6 +1067,13 @@ static void conn_host_event(struct ev_source *s, uint32_t revents) {
         }
         if (c->state == CONN_LINE) {
                 conn_read_line(c);
+                vsock_dev_process_rx(d);
+                return;
+        }
+        /* Nothing buffered any more: stop watching until there is (once,
+         * rather than after every flush: buffering tends to come in runs). */
+        if ((revents & EPOLLOUT) && c->buf_len == 0 && conn_watch_out(c, false) < 0) {
+                conn_reset(c, true);
                 vsock_dev_process_rx(d);
                 return;
         }

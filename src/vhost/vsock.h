@@ -65,6 +65,11 @@ void vsock_dev_process_tx(struct vsock_dev *d);
 /* The guest kicked rx, or something waits for it: fill rx buffers. */
 void vsock_dev_process_rx(struct vsock_dev *d);
 
+/* Signals the guest (call eventfds, EVENT_IDX rules) for every buffer used
+ * since the last call: once per loop turn, not once per packet. Call after
+ * each loop turn, before waiting again. */
+void vsock_dev_notify(struct vsock_dev *d);
+
 /* The driver went away (QEMU disconnected or reset): drop every connection
  * without telling the guest. Safe inside an event handler: the memory goes
  * at the next vsock_dev_gc(). */

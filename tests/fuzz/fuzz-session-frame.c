@@ -20,6 +20,7 @@ static void decode_payload(const struct session_frame *f) {
         struct session_exit x;
         struct session_winsize w;
         struct session_copy c;
+        struct session_auth a;
         const char *msg;
         size_t len;
         uint32_t v;
@@ -52,6 +53,13 @@ static void decode_payload(const struct session_frame *f) {
                                 if (!c.paths[i][0])
                                         abort();
                         session_copy_done(&c);
+                }
+                break;
+        case SESSION_AUTH:
+                if (session_auth_decode(f, &a) == 0) {
+                        if (!a.user || !a.user[0] || !a.password)
+                                abort();
+                        session_auth_done(&a);
                 }
                 break;
         case SESSION_EXIT:

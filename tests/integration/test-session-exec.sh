@@ -166,8 +166,8 @@ check_err "is hvsock-sessiond running there?" "the message gives a hint"
 kill -TERM "$D"
 wait_exit "$D" "daemon after SIGTERM"
 check_eq 0 "$RC" "the daemon exits 0 on SIGTERM"
-expect 2 "sessiond: --auth pam is not there yet" "$SESSIOND" --auth pam
-check_err "not implemented yet" "the message says so"
+expect 2 "sessiond: an unknown --auth mode" "$SESSIOND" --auth kerberos
+check_err "expected host or pam" "the message names the modes"
 expect 2 "sessiond: an unknown option" "$SESSIOND" --bogus
 expect 0 "sessiond --help" "$SESSIOND" --help
 check_contains "$T/out" "Usage: hvsock-sessiond" "the help shows the usage"

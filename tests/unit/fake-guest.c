@@ -158,24 +158,53 @@ void fg_post_rx(struct fake_guest *g, unsigned n, uint32_t size) {
         }
 }
 
+void fg_post_rx_chain(struct fake_guest *g, const uint32_t *pieces, unsigned n) {
+        uint16_t head = desc_take(&g->frx), cur = head;
+
+        for (unsigned i = 0; i < n; i++) {
+                bool last = i + 1 == n;
+                uint16_t next = last ? 0 : desc_take(&g->frx);
+
+                fg_set_desc(g, &g->frx, cur, fg_alloc(g, pieces[i]), pieces[i],
+                            VRING_DESC_F_WRITE | (last ? 0 : VRING_DESC_F_NEXT), next);
+                cur = next;
+        }
+        fg_publish(g, &g->frx, head);
+}
+
 int fg_recv(struct fake_guest *g, struct vsock_hdr *h, void *payload, uint32_t max) {
+        static uint8_t buf[VSOCK_HDR_SIZE + VSOCK_MAX_PAYLOAD];
         uint8_t *used = g->mem + g->frx.used;
         uint16_t idx = get16(used + 2), id;
-        uint32_t len;
-        uint64_t addr;
+        uint32_t len, done = 0;
 
         if (idx == g->frx.used_seen)
                 return 0;
         id = (uint16_t) get32(used + 4 + 8u * (g->frx.used_seen % FG_NUM));
         len = get32(used + 8 + 8u * (g->frx.used_seen % FG_NUM));
         g->frx.used_seen++;
-        memcpy(&addr, g->mem + g->frx.desc + 16u * id, 8);
-        addr = le64toh(addr);
-        assert(len >= VSOCK_HDR_SIZE);
-        vsock_hdr_parse(fg_ptr(g, addr), h);
+        assert(len >= VSOCK_HDR_SIZE && len <= sizeof(buf));
+        /* Gather the chain: the header and payload may span descriptors. */
+        for (unsigned n = 0; done < len && n < FG_NUM; n++) {
+                const uint8_t *d = g->mem + g->frx.desc + 16u * (id % FG_NUM);
+                uint64_t addr;
+                uint32_t dlen, k;
+
+                memcpy(&addr, d, 8);
+                addr = le64toh(addr);
+                dlen = get32(d + 8);
+                k = dlen < len - done ? dlen : len - done;
+                memcpy(buf + done, fg_ptr(g, addr), k);
+                done += k;
+                if (!(get16(d + 12) & VRING_DESC_F_NEXT))
+                        break;
+                id = get16(d + 14);
+        }
+        assert(done == len);
+        vsock_hdr_parse(buf, h);
         assert(h->len == len - VSOCK_HDR_SIZE);
         if (payload)
-                memcpy(payload, fg_ptr(g, addr) + VSOCK_HDR_SIZE, h->len < max ? h->len : max);
+                memcpy(payload, buf + VSOCK_HDR_SIZE, h->len < max ? h->len : max);
         return 1;
 }
 

@@ -61,7 +61,10 @@ void fg_send(struct fake_guest *g, const struct vsock_hdr *h, const void *payloa
 /* Posts n writable rx buffers of size bytes. */
 void fg_post_rx(struct fake_guest *g, unsigned n, uint32_t size);
 
-/* Takes the next used rx buffer: 1 with header (and up to max payload bytes
+/* Posts one writable rx chain of n descriptors, pieces[i] bytes each. */
+void fg_post_rx_chain(struct fake_guest *g, const uint32_t *pieces, unsigned n);
+
+/* Takes the next used rx buffer (gathered across its descriptors): 1 with header (and up to max payload bytes
  * in payload), 0 when none. */
 int fg_recv(struct fake_guest *g, struct vsock_hdr *h, void *payload, uint32_t max);
 

@@ -234,6 +234,88 @@ static void test_version(void **state) {
         assert_int_equal(session_hello_decode(&f, &h), 0);
         assert_int_equal(h.min_version, 2);
         assert_int_equal(h.max_version, 3);
+        assert_int_equal(h.capabilities, 0);
+}
+
+/* HELLO carries the auth capability; AUTH round-trips and rejects what it must. */
+static void test_auth(void **state) {
+        struct session_out o;
+        struct session_parser p;
+        struct session_frame f;
+        struct session_hello h;
+        struct session_auth a = { (char *) "untouched", NULL };
+        uint8_t pl[32];
+        size_t space;
+        uint8_t *dst;
+
+        (void) state;
+        assert_int_equal(session_out_init(&o, 4096), 0);
+        assert_int_equal(session_out_hello_caps(&o, 1, 1, SESSION_CAP_AUTH_PASSWORD), 0);
+        assert_int_equal(session_out_auth(&o, "alice", "pa:ss word"), 0);
+        assert_int_equal(session_out_auth(&o, "", "x"), -EINVAL);
+        assert_int_equal(session_out_auth(&o, NULL, "x"), -EINVAL);
+        session_parser_init(&p);
+        dst = session_parser_space(&p, &space);
+        assert_true(space >= session_out_len(&o));
+        memcpy(dst, o.data + o.start, session_out_len(&o));
+        session_parser_fill(&p, session_out_len(&o));
+        assert_int_equal(session_parser_next(&p, &f), 1);
+        assert_int_equal(session_hello_decode(&f, &h), 0);
+        assert_int_equal(h.capabilities, SESSION_CAP_AUTH_PASSWORD);
+        assert_int_equal(session_parser_next(&p, &f), 1);
+        assert_int_equal(f.type, SESSION_AUTH);
+        assert_string_equal(session_type_name(f.type), "AUTH");
+        assert_int_equal(session_auth_decode(&f, &a), 0);
+        assert_string_equal(a.user, "alice");
+        assert_string_equal(a.password, "pa:ss word");
+        session_auth_done(&a);
+        assert_null(a.user);
+        assert_int_equal(session_parser_next(&p, &f), 0);
+        session_out_done(&o);
+
+        /* Malformed payloads: *ret untouched. */
+        a.user = (char *) "untouched";
+        f = (struct session_frame) { SESSION_AUTH, SESSION_CONTROL, 0, 0, pl };
+        /* An empty user. */
+        put_le32(pl, 0);
+        put_le32(pl + 4, 1);
+        pl[8] = 'x';
+        f.len = 9;
+        assert_int_equal(session_auth_decode(&f, &a), -SESSION_E_PROTOCOL);
+        /* A NUL in the user. */
+        put_le32(pl, 1);
+        pl[4] = 0;
+        put_le32(pl + 5, 0);
+        assert_int_equal(session_auth_decode(&f, &a), -SESSION_E_PROTOCOL);
+        /* A valid pair, then a trailing byte. */
+        pl[4] = 'u';
+        pl[9] = 'z';
+        f.len = 10;
+        assert_int_equal(session_auth_decode(&f, &a), -SESSION_E_PROTOCOL);
+        /* A password length beyond the payload. */
+        put_le32(pl + 5, 100);
+        assert_int_equal(session_auth_decode(&f, &a), -SESSION_E_PROTOCOL);
+        assert_string_equal(a.user, "untouched");
+        /* The shortest valid one: user "u", empty password. */
+        put_le32(pl + 5, 0);
+        f.len = 9;
+        assert_int_equal(session_auth_decode(&f, &a), 0);
+        assert_string_equal(a.user, "u");
+        assert_string_equal(a.password, "");
+        session_auth_done(&a);
+        /* The header check: AUTH only on the control channel, at least 9 bytes. */
+        {
+                uint8_t hdr[SESSION_HEADER_SIZE] = { SESSION_AUTH, SESSION_STDIN, 0, 0, 9, 0, 0, 0 };
+                size_t size;
+
+                assert_int_equal(session_frame_parse(hdr, sizeof(hdr), &f, &size), -SESSION_E_PROTOCOL);
+                hdr[1] = SESSION_CONTROL;
+                hdr[4] = 8;
+                assert_int_equal(session_frame_parse(hdr, sizeof(hdr), &f, &size), -SESSION_E_PROTOCOL);
+                hdr[4] = 9;
+                assert_int_equal(session_frame_parse(hdr, sizeof(hdr), &f, &size), 0);
+        }
+        assert_string_equal(session_error_name(SESSION_E_AUTH), "authentication failed");
 }
 
 /* Builds an EXEC frame from raw payload bytes and decodes it. */
@@ -541,6 +623,7 @@ int main(void) {
                 cmocka_unit_test(test_exit_and_error),
                 cmocka_unit_test(test_copy_requests),
                 cmocka_unit_test(test_signals),
+                cmocka_unit_test(test_auth),
         };
 
         test_setup_env(60);

@@ -182,9 +182,11 @@ static unsigned run(struct fixture *f) {
         unsigned turns = 0;
 
         while (turns < 100 && ev_run_once(&f->loop, 0) > 0) {
+                vsock_dev_notify(f->dev);
                 vsock_dev_gc(f->dev);
                 turns++;
         }
+        vsock_dev_notify(f->dev);
         vsock_dev_gc(f->dev);
         return turns;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -95,7 +96,8 @@ static int teardown(void **state) {
 static void run(struct fixture *f) {
         vsock_dev_process_tx(f->dev);
         while (ev_run_once(&f->loop, 0) > 0)
-                ;
+                vsock_dev_notify(f->dev);
+        vsock_dev_notify(f->dev);
         vsock_dev_gc(f->dev);
 }
 
@@ -459,6 +461,7 @@ static void test_half_close(void **state) {
                 uint64_t end_ = now_ms() + (max_ms);                  \
                 while (!(cond) && now_ms() < end_) {                  \
                         (void) ev_run_once(&(f)->loop, 50);           \
+                        vsock_dev_notify((f)->dev);                   \
                         vsock_dev_gc((f)->dev);                       \
                 }                                                     \
                 (cond);                                               \
@@ -595,6 +598,263 @@ static void test_connection_limit(void **state) {
                 safe_close(fds[i]);
 }
 
+/* Connects guest port gp to PORT_OK with buf_alloc credit; returns the
+ * host's end. */
+static int connect_credit(struct fixture *f, uint32_t gp, uint32_t buf_alloc) {
+        struct vsock_hdr h = fg_hdr(&f->g, gp, PORT_OK, VSOCK_OP_REQUEST, 0);
+        int fd;
+
+        h.buf_alloc = buf_alloc;
+        fg_send(&f->g, &h, NULL, FG_ONE_DESC);
+        run(f);
+        expect_op(f, VSOCK_OP_RESPONSE, gp, PORT_OK, NULL);
+        fd = hvsock__unix_accept(f->listen_fd);
+        assert_true(fd >= 0);
+        return fd;
+}
+
+static void pattern(uint8_t *p, size_t n, size_t from) {
+        for (size_t i = 0; i < n; i++)
+                p[i] = (uint8_t) ((from + i) % 251);
+}
+
+static void test_rx_batch_across_chains(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = -1;
+        static uint8_t data[5000], got[5000], pkt[4096];
+        /* Header split over 7-byte pieces, payload over two descriptors. */
+        static const uint32_t scattered[] = { 7, 7, 7, 7, 7, 7, 2, 50, 50 };
+        static const uint32_t hdr_only[] = { VSOCK_HDR_SIZE };
+        static const uint32_t big[] = { VSOCK_HDR_SIZE + 3000 };
+        static const uint32_t split[] = { 20, 24, 1000 };
+        static const uint16_t want_ops[] = { VSOCK_OP_RW, VSOCK_OP_RW, VSOCK_OP_CREDIT_UPDATE, VSOCK_OP_RW,
+                                             VSOCK_OP_RW, VSOCK_OP_RW };
+        static const uint32_t want_len[] = { 100, 100, 0, 3000, 1000, 800 };
+        struct vsock_hdr h;
+        uint32_t total = 0;
+        unsigned n = 0;
+
+        fg_post_rx(&f->g, 4, 4096);
+        fd = connect_credit(f, 20, 65536);
+        fg_post_rx_chain(&f->g, (const uint32_t[]) { VSOCK_HDR_SIZE + 100 }, 1);
+        pattern(data, sizeof(data), 0);
+        {
+                /* The three 4 KiB buffers left come first: fill them exactly.
+                 * The read spans the 100-byte chain too, which gets nothing
+                 * and goes back on the ring for the next read. */
+                static uint8_t fill[3 * (4096 - VSOCK_HDR_SIZE)];
+                assert_int_equal(write(fd, fill, sizeof(fill)), (ssize_t) sizeof(fill));
+                run(f);
+                while (fg_recv(&f->g, &h, NULL, 0) == 1)
+                        total += h.len;
+                assert_int_equal(total, sizeof(fill));
+                total = 0;
+        }
+        fg_post_rx_chain(&f->g, scattered, ELEMENTSOF(scattered));
+        fg_post_rx_chain(&f->g, hdr_only, ELEMENTSOF(hdr_only));
+        fg_post_rx_chain(&f->g, big, ELEMENTSOF(big));
+        fg_post_rx_chain(&f->g, split, ELEMENTSOF(split));
+        assert_int_equal(write(fd, data, sizeof(data)), (ssize_t) sizeof(data));
+        run(f);
+        /* 4200 bytes fit the posted chains; the header-only one carries a
+         * credit update instead of stalling the stream; 800 wait for more. */
+        while (fg_recv(&f->g, &h, pkt, sizeof(pkt)) == 1) {
+                assert_true(n < ELEMENTSOF(want_ops));
+                assert_int_equal(h.op, want_ops[n]);
+                assert_int_equal(h.len, want_len[n]);
+                memcpy(got + total, pkt, h.len);
+                total += h.len;
+                n++;
+        }
+        assert_int_equal(n, 5);
+        assert_int_equal(total, 4200);
+        fg_post_rx(&f->g, 2, 1024);
+        run(f);
+        assert_int_equal(fg_recv(&f->g, &h, pkt, sizeof(pkt)), 1);
+        assert_int_equal(h.op, want_ops[n]);
+        assert_int_equal(h.len, want_len[n]);
+        memcpy(got + total, pkt, h.len);
+        total += h.len;
+        assert_int_equal(total, sizeof(data));
+        assert_memory_equal(got, data, sizeof(data));
+        assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 0);
+}
+
+static void test_rx_batch_respects_credit(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = -1;
+        static uint8_t data[6000], got[6000], pkt[1024];
+        static const uint32_t lens[] = { 1000, 1000, 500, 1000, 1000, 500, 1000 };
+        struct vsock_hdr h;
+        uint32_t total = 0, fwd = 0;
+        unsigned n = 0;
+
+        fg_post_rx(&f->g, 1, 4096);
+        fd = connect_credit(f, 21, 2500);
+        fg_post_rx(&f->g, 8, VSOCK_HDR_SIZE + 1000);
+        pattern(data, sizeof(data), 7);
+        assert_int_equal(write(fd, data, sizeof(data)), (ssize_t) sizeof(data));
+        /* Three windows of 2500 bytes of credit: one read fills several
+         * chains up to the credit, the chains it did not need are used for
+         * the next window, none is returned empty. */
+        for (int window = 0; window < 3; window++) {
+                run(f);
+                while (fg_recv(&f->g, &h, pkt, sizeof(pkt)) == 1) {
+                        assert_true(n < ELEMENTSOF(lens));
+                        assert_int_equal(h.op, VSOCK_OP_RW);
+                        assert_int_equal(h.len, lens[n]);
+                        memcpy(got + total, pkt, h.len);
+                        total += h.len;
+                        n++;
+                }
+                assert_true(total - fwd <= 2500);
+                fwd = total;
+                h = fg_hdr(&f->g, 21, PORT_OK, VSOCK_OP_CREDIT_UPDATE, 0);
+                h.buf_alloc = 2500;
+                h.fwd_cnt = fwd;
+                fg_send(&f->g, &h, NULL, FG_ONE_DESC);
+        }
+        assert_int_equal(n, ELEMENTSOF(lens));
+        assert_int_equal(total, sizeof(data));
+        assert_memory_equal(got, data, sizeof(data));
+        /* Seven of the eight chains carried data; one is left. */
+        assert_int_equal(f->g.rx.last_avail, 1 + 7);
+}
+
+static void test_credit_update_threshold(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = -1;
+        static char payload[1000], sink[4096];
+        struct vsock_hdr h;
+
+        fg_post_rx(&f->g, 16, 4096);
+        fd = connect_ok(f, 22);
+        /* buf_alloc is 4096: nothing to announce until more than a quarter
+         * of it was forwarded. */
+        h = fg_hdr(&f->g, 22, PORT_OK, VSOCK_OP_RW, 500);
+        fg_send(&f->g, &h, payload, FG_ONE_DESC);
+        run(f);
+        assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 0);
+        h = fg_hdr(&f->g, 22, PORT_OK, VSOCK_OP_RW, 524);
+        fg_send(&f->g, &h, payload, FG_ONE_DESC);
+        run(f);
+        assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 0);
+        h = fg_hdr(&f->g, 22, PORT_OK, VSOCK_OP_RW, 1);
+        fg_send(&f->g, &h, payload, FG_ONE_DESC);
+        run(f);
+        expect_op(f, VSOCK_OP_CREDIT_UPDATE, 22, PORT_OK, &h);
+        assert_int_equal(h.fwd_cnt, 1025);
+        assert_int_equal(read_exact(fd, sink, 1025), 0);
+
+        /* Below the threshold again, but the guest asks: it hears at once. */
+        h = fg_hdr(&f->g, 22, PORT_OK, VSOCK_OP_RW, 100);
+        fg_send(&f->g, &h, payload, FG_ONE_DESC);
+        run(f);
+        assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 0);
+        h = fg_hdr(&f->g, 22, PORT_OK, VSOCK_OP_CREDIT_REQUEST, 0);
+        fg_send(&f->g, &h, NULL, FG_ONE_DESC);
+        run(f);
+        expect_op(f, VSOCK_OP_CREDIT_UPDATE, 22, PORT_OK, &h);
+        assert_int_equal(h.fwd_cnt, 1125);
+}
+
+static void test_credit_blocked_guest_hears(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = -1;
+        static char payload[1000], sink[65536];
+        uint32_t sent = 0, heard = 0, drained = 0;
+        struct vsock_hdr h;
+        int i;
+
+        fg_post_rx(&f->g, 16, 256);
+        fd = connect_ok(f, 23);
+        /* A guest that keeps to its credit while the host reads nothing:
+         * the host socket fills, the device buffers, the credit runs out. */
+        for (i = 0; i < 5000 && sent - heard < 4096; i++) {
+                uint32_t len = 4096 - (sent - heard) < sizeof(payload) ? 4096 - (sent - heard) : sizeof(payload);
+
+                h = fg_hdr(&f->g, 23, PORT_OK, VSOCK_OP_RW, len);
+                fg_send(&f->g, &h, payload, FG_ONE_DESC);
+                sent += len;
+                run(f);
+                while (fg_recv(&f->g, &h, NULL, 0) == 1) {
+                        assert_int_equal(h.op, VSOCK_OP_CREDIT_UPDATE);
+                        heard = h.fwd_cnt;
+                        fg_post_rx(&f->g, 1, 256);
+                }
+        }
+        assert_int_equal(sent - heard, 4096);
+        assert_int_equal(vsock_dev_connections(f->dev), 1);
+        /* The host reads everything: the guest learns about the space
+         * without asking, enough of it never to be stuck. */
+        for (i = 0; i < 5000 && (drained < sent || sent - heard > 1024); i++) {
+                ssize_t k = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+
+                if (k > 0)
+                        drained += (uint32_t) k;
+                run(f);
+                while (fg_recv(&f->g, &h, NULL, 0) == 1) {
+                        assert_int_equal(h.op, VSOCK_OP_CREDIT_UPDATE);
+                        heard = h.fwd_cnt;
+                        fg_post_rx(&f->g, 1, 256);
+                }
+        }
+        assert_int_equal(drained, sent);
+        assert_true(sent - heard <= 1024);
+}
+
+/* The used_event field of the fake guest's rx ring (EVENT_IDX). */
+static void set_rx_used_event(struct fixture *f, uint16_t v) {
+        uint8_t *p = f->g.mem + f->g.frx.avail + 4 + 2u * FG_NUM;
+
+        p[0] = (uint8_t) v;
+        p[1] = (uint8_t) (v >> 8);
+}
+
+static uint64_t calls(int efd) {
+        uint64_t v = 0;
+
+        if (read(efd, &v, sizeof(v)) != sizeof(v))
+                return 0;
+        return v;
+}
+
+static void test_notify_once_per_turn(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = -1;
+        static char data[20000];
+        struct vsock_hdr h;
+        int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        unsigned n = 0;
+
+        assert_true(efd >= 0);
+        f->g.rx.call_fd = efd; /* closed by fg_done */
+        fg_post_rx(&f->g, 1, 4096);
+        fd = connect_credit(f, 24, 65536);
+        (void) calls(efd);
+        /* The guest saw the RESPONSE and wants to hear about what follows;
+         * many rx buffers used in one turn: one call. */
+        set_rx_used_event(f, f->g.frx.used_seen);
+        fg_post_rx(&f->g, 32, 1024);
+        assert_int_equal(write(fd, data, sizeof(data)), (ssize_t) sizeof(data));
+        run(f);
+        while (fg_recv(&f->g, &h, NULL, 0) == 1)
+                n++;
+        assert_true(n > 1);
+        assert_int_equal(calls(efd), 1);
+        /* The guest has not asked again (used_event still behind): none. */
+        assert_int_equal(write(fd, "x", 1), 1);
+        run(f);
+        assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 1);
+        assert_int_equal(calls(efd), 0);
+        /* It asks for the next one: called again. */
+        set_rx_used_event(f, f->g.frx.used_seen);
+        assert_int_equal(write(fd, "y", 1), 1);
+        run(f);
+        assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 1);
+        assert_int_equal(calls(efd), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_layouts, setup, teardown),
@@ -611,6 +871,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_shutdown_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rx_batch_across_chains, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rx_batch_respects_credit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_credit_update_threshold, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_credit_blocked_guest_hears, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_notify_once_per_turn, setup, teardown),
         };
         char *err = NULL;
 
