@@ -52,7 +52,8 @@ demo:
 bench:
 	scripts/install-deps bench
 	$(MAKE) --no-print-directory all
-	ninja -C $(BUILD) bench/bench-local bench/bench-copy tests/e2e/e2e-peer
+	ninja -C $(BUILD) bench/bench-local bench/bench-copy tests/e2e/e2e-peer \
+		src/cli/hvsock src/session/hvsock-sessiond
 	scripts/bench-report $(BUILD)
 
 fuzz:
