@@ -12,9 +12,8 @@
 #include "cli-util.h"
 #include "commands.h"
 #include "copy.h"
-#include "credential.h"
 #include "fd-util.h"
-#include "session-client.h"
+#include "session-open.h"
 
 /* Exit statuses of the local child that runs the archive's other end. */
 #define CHILD_BROKEN 3
@@ -92,16 +91,12 @@ static int run_child(int fd, const struct cp_args *a, bool put, const char *loca
 }
 
 int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
-        _cleanup_ctx_ struct hvsock_ctx *ctx = NULL;
-        _cleanup_registry_free_ struct hvsock_registry *reg = NULL;
         _cleanup_close_ int sock = -1;
         _cleanup_free_ char **paths = NULL;
         _cleanup_(cli_credential_done) struct cli_credential cred = {};
         struct session_client_result res;
         struct session_copy req = {};
         struct cp_args a = {};
-        struct hvsock_guid vm, service;
-        struct hvsock_addr addr;
         char *vm_name = NULL, *rp;
         int p[2], r, status, rc = 0;
         bool put;
@@ -140,26 +135,10 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
         } else
                 req = (struct session_copy) { SESSION_GET, a.flags & ~SESSION_COPY_MULTIPLE, paths, a.n };
 
-        if (a.credential_file) {
-                r = cli_credential_load(&cred, a.credential_file);
-                if (r < 0)
-                        return cli_error(r, "reading the credential file", a.credential_file);
-        }
-        r = cli_ctx(&ctx);
-        if (r)
-                return r;
-        r = cli_resolve_vm(cmd, ctx, &reg, vm_name, &vm);
-        if (r)
-                return r;
-        if (hvsock_guid_equal(&vm, &HVSOCK_GUID_CHILDREN))
-                return cli_usage(cmd, "invalid VM '%s': 'children' names no single VM", vm_name);
-        hvsock_guid_from_port(SESSION_PORT, &service);
-        hvsock_addr_init(&addr, &vm, &service);
         signal(SIGPIPE, SIG_IGN);
-        sock = hvsock_connect(ctx, &addr, HVSOCK_CONNECT_TIMEOUT_DEFAULT);
-        if (sock < 0)
-                return cli_fail("connecting to the %s on VM '%s': %s%s", SESSION_SERVICE_NAME, vm_name,
-                                hvsock_strerror(sock), sock == -ECONNREFUSED ? " (is hvsock-sessiond running there?)" : "");
+        r = cli_session_connect(cmd, vm_name, a.credential_file, &cred, EXIT_FAILURE, &sock);
+        if (r)
+                return r;
 
         /* The archive's local end runs in a child on a pipe, with blocking
          * file I/O, while this process relays the session. */
@@ -198,8 +177,7 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         if (r < 0) {
-                cli_fail("copying %s VM '%s': %s: %s", put ? "to" : "from", vm_name, res.failed ? res.failed : "relaying",
-                         r == -EPROTO ? "the daemon broke the session protocol" : hvsock_strerror(r));
+                cli_session_run_failed(put ? "copying to" : "copying from", vm_name, r, &res);
                 return EXIT_FAILURE;
         }
         if (!res.exited) {

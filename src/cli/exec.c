@@ -9,11 +9,9 @@
 
 #include "cli-util.h"
 #include "commands.h"
-#include "credential.h"
-#include "session-client.h"
+#include "session-open.h"
 
 /* The session failed (not the command): like ssh, a status no shell gives. */
-#define EXIT_SESSION 255
 /* The daemon stopped the command at --timeout, like timeout(1). */
 #define EXIT_TIMEOUT 124
 #define TIMEOUT_MAX (7u * 24u * 3600u)
@@ -97,14 +95,6 @@ static int exec_parse(const struct cli_command *cmd, int argc, char **argv, stru
         return -1;
 }
 
-/* VM: a GUID, a well-known name or a registered VM. */
-static int exec_resolve_vm(const struct cli_command *cmd, const struct hvsock_ctx *ctx, const char *arg,
-                           struct hvsock_guid *ret) {
-        _cleanup_registry_free_ struct hvsock_registry *reg = NULL;
-
-        return cli_resolve_vm(cmd, ctx, &reg, arg, ret);
-}
-
 /* Signals to forward are read from a signalfd, so a Ctrl-C reaches the
  * remote command instead of ending this process. */
 static int forward_signals(void) {
@@ -141,15 +131,12 @@ static int exec_status(const struct exec_args *a, const struct session_client_re
 }
 
 int cmd_exec(const struct cli_command *cmd, int argc, char **argv) {
-        _cleanup_ctx_ struct hvsock_ctx *ctx = NULL;
         _cleanup_close_ int sock = -1, sig_fd = -1;
         _cleanup_free_ char **env = NULL;
         _cleanup_(cli_credential_done) struct cli_credential cred = {};
         struct session_client_result res;
         struct exec_args a = {};
         struct session_client_io io = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, -1, -1 };
-        struct hvsock_guid vm, service;
-        struct hvsock_addr addr;
         int r;
 
         r = exec_parse(cmd, argc, argv, &a);
@@ -157,39 +144,20 @@ int cmd_exec(const struct cli_command *cmd, int argc, char **argv) {
         if (r >= 0)
                 return r;
         cred.user = a.req.user;
-        if (a.credential_file) {
-                r = cli_credential_load(&cred, a.credential_file);
-                if (r < 0)
-                        return cli_error(r, "reading the credential file", a.credential_file);
-        }
         io.credential = cli_credential_get;
         io.credential_data = &cred;
-        r = cli_ctx(&ctx);
-        if (r)
-                return r;
-        r = exec_resolve_vm(cmd, ctx, a.vm_arg, &vm);
-        if (r)
-                return r;
-        if (hvsock_guid_equal(&vm, &HVSOCK_GUID_CHILDREN))
-                return cli_usage(cmd, "invalid VM '%s': 'children' names no single VM", a.vm_arg);
-        hvsock_guid_from_port(SESSION_PORT, &service);
-        hvsock_addr_init(&addr, &vm, &service);
 
         signal(SIGPIPE, SIG_IGN);
         sig_fd = forward_signals();
         if (sig_fd < 0)
                 return cli_fail("setting up signal forwarding: %s", hvsock_strerror(negative_errno()));
         io.sig_fd = sig_fd;
-        sock = hvsock_connect(ctx, &addr, HVSOCK_CONNECT_TIMEOUT_DEFAULT);
-        if (sock < 0) {
-                cli_fail("connecting to the %s on VM '%s': %s%s", SESSION_SERVICE_NAME, a.vm_arg, hvsock_strerror(sock),
-                         sock == -ECONNREFUSED ? " (is hvsock-sessiond running there?)" : "");
-                return EXIT_SESSION;
-        }
+        r = cli_session_connect(cmd, a.vm_arg, a.credential_file, &cred, EXIT_SESSION, &sock);
+        if (r)
+                return r;
         r = session_client_run(sock, &a.req, &io, &res);
         if (r < 0) {
-                cli_fail("session with VM '%s': %s: %s", a.vm_arg, res.failed ? res.failed : "relaying",
-                         r == -EPROTO ? "the daemon broke the session protocol" : hvsock_strerror(r));
+                cli_session_run_failed("session with", a.vm_arg, r, &res);
                 return EXIT_SESSION;
         }
         return exec_status(&a, &res);

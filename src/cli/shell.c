@@ -15,11 +15,9 @@
 
 #include "cli-util.h"
 #include "commands.h"
-#include "credential.h"
-#include "session-client.h"
+#include "session-open.h"
 
 /* The session failed (not the shell): like ssh, a status no shell gives. */
-#define EXIT_SESSION 255
 
 /*
  * The terminal's settings before raw mode, put back on every way out: the
@@ -168,15 +166,11 @@ static int shell_status(const struct shell_args *a, const struct session_client_
 }
 
 int cmd_shell(const struct cli_command *cmd, int argc, char **argv) {
-        _cleanup_ctx_ struct hvsock_ctx *ctx = NULL;
-        _cleanup_registry_free_ struct hvsock_registry *reg = NULL;
         _cleanup_close_ int sock = -1, sig_fd = -1;
         _cleanup_(cli_credential_done) struct cli_credential cred = {};
         struct session_client_result res;
         struct shell_args a = {};
         struct session_client_io io = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, -1, -1 };
-        struct hvsock_guid vm, service;
-        struct hvsock_addr addr;
         const char *term;
         bool tty;
         int r;
@@ -185,23 +179,8 @@ int cmd_shell(const struct cli_command *cmd, int argc, char **argv) {
         if (r >= 0)
                 return r;
         cred.user = a.req.user;
-        if (a.credential_file) {
-                r = cli_credential_load(&cred, a.credential_file);
-                if (r < 0)
-                        return cli_error(r, "reading the credential file", a.credential_file);
-        }
         io.credential = cli_credential_get;
         io.credential_data = &cred;
-        r = cli_ctx(&ctx);
-        if (r)
-                return r;
-        r = cli_resolve_vm(cmd, ctx, &reg, a.vm_arg, &vm);
-        if (r)
-                return r;
-        if (hvsock_guid_equal(&vm, &HVSOCK_GUID_CHILDREN))
-                return cli_usage(cmd, "invalid VM '%s': 'children' names no single VM", a.vm_arg);
-        hvsock_guid_from_port(SESSION_PORT, &service);
-        hvsock_addr_init(&addr, &vm, &service);
 
         signal(SIGPIPE, SIG_IGN);
         r = catch_fatal_signals();
@@ -223,12 +202,9 @@ int cmd_shell(const struct cli_command *cmd, int argc, char **argv) {
         }
         io.sig_fd = sig_fd;
 
-        sock = hvsock_connect(ctx, &addr, HVSOCK_CONNECT_TIMEOUT_DEFAULT);
-        if (sock < 0) {
-                cli_fail("connecting to the %s on VM '%s': %s%s", SESSION_SERVICE_NAME, a.vm_arg, hvsock_strerror(sock),
-                         sock == -ECONNREFUSED ? " (is hvsock-sessiond running there?)" : "");
-                return EXIT_SESSION;
-        }
+        r = cli_session_connect(cmd, a.vm_arg, a.credential_file, &cred, EXIT_SESSION, &sock);
+        if (r)
+                return r;
         if (tty) {
                 r = enter_raw_mode(STDIN_FILENO);
                 if (r < 0)
@@ -237,8 +213,7 @@ int cmd_shell(const struct cli_command *cmd, int argc, char **argv) {
         r = session_client_run(sock, &a.req, &io, &res);
         restore_terminal();
         if (r < 0) {
-                cli_fail("session with VM '%s': %s: %s", a.vm_arg, res.failed ? res.failed : "relaying",
-                         r == -EPROTO ? "the daemon broke the session protocol" : hvsock_strerror(r));
+                cli_session_run_failed("session with", a.vm_arg, r, &res);
                 return EXIT_SESSION;
         }
         return shell_status(&a, &res);
