@@ -12,11 +12,14 @@
 #ifndef HVSOCK_E2E_STREAM_H
 #define HVSOCK_E2E_STREAM_H
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STREAM_BLOCK (64 * 1024)
 #define STREAM_LINE_MAX 64
@@ -121,6 +124,77 @@ static inline int stream_parse_reply(const char *line, uint64_t *ret_hash, uint6
         *ret_hash = h;
         *ret_len = l;
         return 0;
+}
+
+/* Writes all of p, retrying short writes. Returns 0 or -1 (errno set). */
+static inline int stream_write_all(int fd, const void *p, size_t n) {
+        while (n > 0) {
+                ssize_t w = write(fd, p, n);
+
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0)
+                        return -1;
+                p = (const char *) p + w;
+                n -= (size_t) w;
+        }
+        return 0;
+}
+
+/* Sends mib MiB of the stream named by seed; fast sends one block over and
+ * over and hashes nothing (*ret_hash 0), for benchmarks. Returns 0 or -1. */
+static inline int stream_send(int fd, uint64_t mib, uint64_t seed, bool fast, uint64_t *ret_hash) {
+        static uint64_t buf[STREAM_BLOCK / 8];
+        struct stream_gen g;
+        struct stream_hash sh;
+
+        stream_gen_init(&g, seed);
+        stream_hash_init(&sh);
+        if (fast)
+                stream_gen_fill(&g, buf, STREAM_BLOCK / 8);
+        for (uint64_t i = 0; i < mib * (1024 * 1024 / STREAM_BLOCK); i++) {
+                if (!fast) {
+                        stream_gen_fill(&g, buf, STREAM_BLOCK / 8);
+                        stream_hash_update(&sh, buf, STREAM_BLOCK);
+                }
+                if (stream_write_all(fd, buf, STREAM_BLOCK) < 0)
+                        return -1;
+        }
+        *ret_hash = fast ? 0 : stream_hash_final(&sh);
+        return 0;
+}
+
+/* Reads to EOF, hashing unless fast. Returns 0 or -1. */
+static inline int stream_recv(int fd, bool fast, uint64_t *ret_hash, uint64_t *ret_len) {
+        static uint8_t buf[STREAM_BLOCK];
+        struct stream_hash sh;
+        uint64_t len = 0;
+
+        stream_hash_init(&sh);
+        for (;;) {
+                ssize_t r = read(fd, buf, sizeof(buf));
+
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -1;
+                if (r == 0)
+                        break;
+                len += (uint64_t) r;
+                if (!fast)
+                        stream_hash_update(&sh, buf, (size_t) r);
+        }
+        *ret_hash = fast ? 0 : stream_hash_final(&sh);
+        *ret_len = len;
+        return 0;
+}
+
+/* Answers a received stream with "<hash hex> <bytes>\n". Returns 0 or -1. */
+static inline int stream_reply(int fd, uint64_t hash, uint64_t len) {
+        char line[STREAM_LINE_MAX];
+        int n = stream_format_reply(line, sizeof(line), hash, len);
+
+        return stream_write_all(fd, line, (size_t) n);
 }
 
 #endif

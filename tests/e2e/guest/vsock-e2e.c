@@ -59,20 +59,6 @@ static double now_s(void) {
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-static int write_all(int fd, const void *p, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -1;
-                p = (const char *) p + w;
-                n -= (size_t) w;
-        }
-        return 0;
-}
-
 /* Reads until buf is full or EOF; returns the bytes read, -1 on error. */
 static ssize_t read_full(int fd, void *buf, size_t n) {
         size_t got = 0;
@@ -129,60 +115,6 @@ static int vsock_connect(unsigned port) {
         return fd;
 }
 
-/* Sends the stream (or, fast, one block over and over). Returns 0 or -1. */
-static int send_stream(int fd, uint64_t mib, uint64_t seed, uint64_t *ret_hash) {
-        static uint64_t buf[STREAM_BLOCK / 8];
-        struct stream_gen g;
-        struct stream_hash sh;
-
-        stream_gen_init(&g, seed);
-        stream_hash_init(&sh);
-        if (fast)
-                stream_gen_fill(&g, buf, STREAM_BLOCK / 8);
-        for (uint64_t i = 0; i < mib * (1024 * 1024 / STREAM_BLOCK); i++) {
-                if (!fast) {
-                        stream_gen_fill(&g, buf, STREAM_BLOCK / 8);
-                        stream_hash_update(&sh, buf, STREAM_BLOCK);
-                }
-                if (write_all(fd, buf, STREAM_BLOCK) < 0)
-                        return -1;
-        }
-        *ret_hash = fast ? 0 : stream_hash_final(&sh);
-        return 0;
-}
-
-/* Reads to EOF, hashing unless fast. Returns 0 or -1. */
-static int recv_stream(int fd, uint64_t *ret_hash, uint64_t *ret_len) {
-        static uint8_t buf[STREAM_BLOCK];
-        struct stream_hash sh;
-        uint64_t len = 0;
-
-        stream_hash_init(&sh);
-        for (;;) {
-                ssize_t r = read(fd, buf, sizeof(buf));
-
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -1;
-                if (r == 0)
-                        break;
-                len += (uint64_t) r;
-                if (!fast)
-                        stream_hash_update(&sh, buf, (size_t) r);
-        }
-        *ret_hash = fast ? 0 : stream_hash_final(&sh);
-        *ret_len = len;
-        return 0;
-}
-
-static int reply_hash(int fd, uint64_t hash, uint64_t len) {
-        char line[STREAM_LINE_MAX];
-        int n = stream_format_reply(line, sizeof(line), hash, len);
-
-        return write_all(fd, line, (size_t) n);
-}
-
 /* ---- servers (children, one per connection) ---- */
 
 static int serve_echo(int fd) {
@@ -197,7 +129,7 @@ static int serve_echo(int fd) {
                         return 1;
                 if (r == 0)
                         break;
-                if (write_all(fd, buf, (size_t) r) < 0)
+                if (stream_write_all(fd, buf, (size_t) r) < 0)
                         return 1;
         }
         /* The peer half-closed and still reads: everything it sent is back. */
@@ -208,7 +140,7 @@ static int serve_echo(int fd) {
 static int serve_sink(int fd) {
         uint64_t hash, len;
 
-        if (recv_stream(fd, &hash, &len) < 0 || reply_hash(fd, hash, len) < 0) {
+        if (stream_recv(fd, fast, &hash, &len) < 0 || stream_reply(fd, hash, len) < 0) {
                 printf("E2E-SINK-FAIL %s\n", strerror(errno));
                 return 1;
         }
@@ -219,7 +151,7 @@ static int serve_source(int fd, uint64_t mib, uint64_t seed) {
         char line[STREAM_LINE_MAX];
         uint64_t hash, got_hash, got_len;
 
-        if (send_stream(fd, mib, seed, &hash) < 0) {
+        if (stream_send(fd, mib, seed, fast, &hash) < 0) {
                 printf("E2E-SOURCE-FAIL send: %s\n", strerror(errno));
                 return 1;
         }
@@ -247,7 +179,7 @@ static int serve_hello(int fd) {
         while (read_line(fd, line, sizeof(line)) == 0) {
                 int n = snprintf(out, sizeof(out), "guest %s (Linux %s): you said '%s'\n", host,
                                  uname(&u) == 0 ? u.release : "?", line);
-                if (write_all(fd, out, (size_t) n) < 0)
+                if (stream_write_all(fd, out, (size_t) n) < 0)
                         return 1;
         }
         shutdown(fd, SHUT_WR);
@@ -307,7 +239,7 @@ static int cmd_send(unsigned port, uint64_t mib, uint64_t seed) {
                 printf("E2E-SEND-FAIL connect %u:%u: %s\n", cid, port, strerror(errno));
                 return 1;
         }
-        if (send_stream(fd, mib, seed, &hash) < 0) {
+        if (stream_send(fd, mib, seed, fast, &hash) < 0) {
                 printf("E2E-SEND-FAIL write: %s\n", strerror(errno));
                 return 1;
         }
@@ -338,13 +270,13 @@ static int cmd_recv(unsigned port, uint64_t mib, uint64_t seed) {
                 printf("E2E-RECV-FAIL connect %u:%u: %s\n", cid, port, strerror(errno));
                 return 1;
         }
-        if (recv_stream(fd, &hash, &len) < 0) {
+        if (stream_recv(fd, fast, &hash, &len) < 0) {
                 printf("E2E-RECV-FAIL read: %s\n", strerror(errno));
                 return 1;
         }
         secs = now_s() - t0;
         /* The sender half-closed; our answer must still reach it. */
-        if (reply_hash(fd, hash, len) < 0) {
+        if (stream_reply(fd, hash, len) < 0) {
                 printf("E2E-RECV-FAIL answering after the peer's half-close: %s\n", strerror(errno));
                 return 1;
         }
@@ -376,7 +308,7 @@ static int echo_check(int fd, size_t n, unsigned id, const char **ret_why) {
 
         for (size_t off = 0; off < n; off += MANY_BYTES)
                 pattern(want + off, n - off < MANY_BYTES ? n - off : MANY_BYTES, id + (unsigned) off);
-        if (write_all(fd, want, n) < 0 || shutdown(fd, SHUT_WR) < 0) {
+        if (stream_write_all(fd, want, n) < 0 || shutdown(fd, SHUT_WR) < 0) {
                 *ret_why = "write";
                 return -1;
         }
@@ -433,7 +365,7 @@ static int cmd_many(unsigned port, unsigned n) {
         }
         for (unsigned i = 0; i < n; i++) {
                 pattern(want, sizeof(want), i);
-                if (write_all(fds[i], want, sizeof(want)) < 0 || shutdown(fds[i], SHUT_WR) < 0) {
+                if (stream_write_all(fds[i], want, sizeof(want)) < 0 || shutdown(fds[i], SHUT_WR) < 0) {
                         printf("E2E-MANY-FAIL write #%u: %s\n", i, strerror(errno));
                         return 1;
                 }
@@ -480,7 +412,7 @@ static int cmd_say(unsigned port, const char *text) {
                 printf("E2E-SAY-FAIL connect %u:%u: %s\n", cid, port, strerror(errno));
                 return 1;
         }
-        if (write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) < 0 || shutdown(fd, SHUT_WR) < 0) {
+        if (stream_write_all(fd, text, strlen(text)) < 0 || stream_write_all(fd, "\n", 1) < 0 || shutdown(fd, SHUT_WR) < 0) {
                 printf("E2E-SAY-FAIL write: %s\n", strerror(errno));
                 return 1;
         }

@@ -77,20 +77,6 @@ static void report_cpu(long long t0, uint64_t bytes) {
                 printf("E2E-PEER-CPU %lld %" PRIu64 " %ld\n", t1 - t0, bytes, sysconf(_SC_CLK_TCK));
 }
 
-static int write_all(int fd, const void *p, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -1;
-                p = (const char *) p + w;
-                n -= (size_t) w;
-        }
-        return 0;
-}
-
 static int read_line(int fd, char *line, size_t size) {
         size_t n = 0;
 
@@ -109,58 +95,6 @@ static int read_line(int fd, char *line, size_t size) {
         }
         line[n] = '\0';
         return 0;
-}
-
-static int send_stream(int fd, uint64_t mib, uint64_t seed, uint64_t *ret_hash) {
-        static uint64_t buf[STREAM_BLOCK / 8];
-        struct stream_gen g;
-        struct stream_hash sh;
-
-        stream_gen_init(&g, seed);
-        stream_hash_init(&sh);
-        if (fast)
-                stream_gen_fill(&g, buf, STREAM_BLOCK / 8);
-        for (uint64_t i = 0; i < mib * (1024 * 1024 / STREAM_BLOCK); i++) {
-                if (!fast) {
-                        stream_gen_fill(&g, buf, STREAM_BLOCK / 8);
-                        stream_hash_update(&sh, buf, STREAM_BLOCK);
-                }
-                if (write_all(fd, buf, STREAM_BLOCK) < 0)
-                        return -1;
-        }
-        *ret_hash = fast ? 0 : stream_hash_final(&sh);
-        return 0;
-}
-
-static int recv_stream(int fd, uint64_t *ret_hash, uint64_t *ret_len) {
-        static uint8_t buf[STREAM_BLOCK];
-        struct stream_hash sh;
-        uint64_t len = 0;
-
-        stream_hash_init(&sh);
-        for (;;) {
-                ssize_t r = read(fd, buf, sizeof(buf));
-
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -1;
-                if (r == 0)
-                        break;
-                len += (uint64_t) r;
-                if (!fast)
-                        stream_hash_update(&sh, buf, (size_t) r);
-        }
-        *ret_hash = fast ? 0 : stream_hash_final(&sh);
-        *ret_len = len;
-        return 0;
-}
-
-static int reply_hash(int fd, uint64_t hash, uint64_t len) {
-        char line[STREAM_LINE_MAX];
-        int n = stream_format_reply(line, sizeof(line), hash, len);
-
-        return write_all(fd, line, (size_t) n);
 }
 
 static int unix_sockaddr(const char *path, struct sockaddr_un *sa) {
@@ -193,14 +127,14 @@ static int serve_one(int fd, const char *mode, uint64_t mib, uint64_t seed) {
                                         return 1;
                                 break;
                         }
-                        if (write_all(fd, buf, (size_t) r) < 0)
+                        if (stream_write_all(fd, buf, (size_t) r) < 0)
                                 return 1;
                 }
                 shutdown(fd, SHUT_WR);
                 return 0;
         }
         if (strcmp(mode, "sink") == 0) {
-                if (recv_stream(fd, &hash, &len) < 0 || reply_hash(fd, hash, len) < 0) {
+                if (stream_recv(fd, fast, &hash, &len) < 0 || stream_reply(fd, hash, len) < 0) {
                         printf("E2E-PEER-SINK-FAIL %s\n", strerror(errno));
                         return 1;
                 }
@@ -209,7 +143,7 @@ static int serve_one(int fd, const char *mode, uint64_t mib, uint64_t seed) {
                 return 0;
         }
         if (strcmp(mode, "source") == 0) {
-                if (send_stream(fd, mib, seed, &hash) < 0) {
+                if (stream_send(fd, mib, seed, fast, &hash) < 0) {
                         printf("E2E-PEER-SOURCE-FAIL send: %s\n", strerror(errno));
                         return 1;
                 }
@@ -286,7 +220,7 @@ static int conn_uds(struct conn *c, const char *path, unsigned port) {
         }
         n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
         /* Byte by byte: whatever follows "OK ...\n" is stream data. */
-        if (write_all(fd, line, (size_t) n) < 0 || read_line(fd, line, sizeof(line)) < 0 ||
+        if (stream_write_all(fd, line, (size_t) n) < 0 || read_line(fd, line, sizeof(line)) < 0 ||
             strncmp(line, "OK ", 3) != 0) {
                 fprintf(stderr, "e2e-peer: CONNECT %u through '%s' refused\n", port, path);
                 close(fd);
@@ -348,7 +282,7 @@ static int cmd_send(struct conn *c, uint64_t mib, uint64_t seed) {
         double s0 = now_s(), secs;
         int st;
 
-        if (send_stream(c->wfd, mib, seed, &hash) < 0) {
+        if (stream_send(c->wfd, mib, seed, fast, &hash) < 0) {
                 printf("E2E-PEER-SEND-FAIL write: %s\n", strerror(errno));
                 return 1;
         }
@@ -376,14 +310,14 @@ static int cmd_recv(struct conn *c, uint64_t mib, uint64_t seed) {
         double s0 = now_s(), secs;
         int st;
 
-        if (recv_stream(c->rfd, &hash, &len) < 0) {
+        if (stream_recv(c->rfd, fast, &hash, &len) < 0) {
                 printf("E2E-PEER-RECV-FAIL read: %s\n", strerror(errno));
                 return 1;
         }
         secs = now_s() - s0;
         report_cpu(t0, len);
         /* The sender half-closed; it still reads our answer. */
-        if (reply_hash(c->wfd, hash, len) < 0) {
+        if (stream_reply(c->wfd, hash, len) < 0) {
                 printf("E2E-PEER-RECV-FAIL answering after the peer's half-close: %s\n", strerror(errno));
                 return 1;
         }
