@@ -111,6 +111,7 @@ struct vsock_dev {
 
         struct vsock_conn *buckets[BUCKETS];
         unsigned n_conns;
+        unsigned n_line; /* of them, host clients still in CONN_LINE */
         struct vsock_conn *pending_head, *pending_tail;
         struct vsock_conn *dead;
         struct vsock_conn *all;
@@ -265,7 +266,8 @@ static void queue_rst(struct vsock_dev *d, uint32_t guest_port, uint32_t host_po
 
 /* ---- timeouts ---- */
 
-_Static_assert(VSOCK_CONNECT_TIMEOUT_MS == VSOCK_SHUTDOWN_TIMEOUT_MS,
+_Static_assert(VSOCK_CONNECT_TIMEOUT_MS == VSOCK_SHUTDOWN_TIMEOUT_MS &&
+                       VSOCK_LINE_TIMEOUT_MS == VSOCK_CONNECT_TIMEOUT_MS,
                "the timer list is ordered by appending: one timeout length");
 
 static void timer_arm(struct vsock_dev *d, uint64_t deadline) {
@@ -320,6 +322,8 @@ static void conn_reset(struct vsock_conn *c, bool send_rst) {
                 queue_rst(d, c->guest_port, c->host_port);
         if (c->state != CONN_LINE)
                 conn_unlink(c);
+        else
+                d->n_line--;
         ev_del(d->loop, &c->src);
         c->src.fd = safe_close(c->src.fd);
         if (c->all_prev)
@@ -1042,6 +1046,7 @@ static void conn_read_line(struct vsock_conn *c) {
                 c->guest_port = port;
                 c->host_port = alloc_host_port(c->dev, port);
                 c->state = CONN_CONNECTING;
+                c->dev->n_line--;
                 c->need_request = true;
                 c->host_readable = false;
                 conn_link(c);
@@ -1101,9 +1106,10 @@ static void timer_event(struct ev_source *s, uint32_t revents) {
         uint64_t expirations, now = now_ms();
 
         (void) !read(s->fd, &expirations, sizeof(expirations));
-        /* A CONNECT the guest never answered: the client is closed without a
-         * word and the guest told to forget the REQUEST. A SHUTDOWN the guest
-         * never answered: the RST it owed, sent by us. */
+        /* A client that never sent its CONNECT line, or a CONNECT the guest
+         * never answered: the client is closed without a word (and in the
+         * second case the guest told to forget the REQUEST). A SHUTDOWN the
+         * guest never answered: the RST it owed, sent by us. */
         while (d->timer_head && d->timer_head->deadline <= now) {
                 d->stats.timeouts++;
                 conn_reset(d->timer_head, true);
@@ -1122,13 +1128,19 @@ static void listener_event(struct ev_source *s, uint32_t revents) {
 
                 if (fd < 0)
                         return;
-                if (d->n_conns >= d->cfg.max_connections) {
+                if (d->n_conns >= d->cfg.max_connections ||
+                    d->n_line >= d->cfg.max_pending_clients) {
                         safe_close(fd);
                         continue;
                 }
                 c = conn_new(d, fd, CONN_LINE);
-                if (!c)
+                if (!c) {
                         safe_close(fd);
+                        continue;
+                }
+                d->n_line++;
+                /* A client that never sends its line is closed silently. */
+                conn_timer_start(c, VSOCK_LINE_TIMEOUT_MS);
         }
 }
 
@@ -1149,6 +1161,8 @@ int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, stru
         d->listener.fd = -1;
         d->timer.fd = -1;
         d->cfg = *cfg;
+        if (d->cfg.max_pending_clients == 0)
+                d->cfg.max_pending_clients = VSOCK_DEFAULT_MAX_PENDING_CLIENTS;
         d->uds_path = strdup(cfg->uds_path);
         d->config_dir = strdup(cfg->config_dir);
         d->vm_name = cfg->vm_name ? strdup(cfg->vm_name) : NULL;

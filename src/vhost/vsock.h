@@ -21,12 +21,19 @@
 #define VSOCK_DEFAULT_MAX_CONNECTIONS 1023
 #define VSOCK_DEFAULT_TX_BUFFER_SIZE (256 * 1024)
 
-/* Firecracker's timeouts: a host CONNECT waits this long for the guest's
- * RESPONSE (then the client is closed silently); after we shut a connection
- * down both ways (the host closed it) the guest's RST is awaited this long
- * (then we send RST and free it). */
+/* Firecracker's timeouts: a host client has this long to send its CONNECT
+ * line, and its CONNECT then waits this long for the guest's RESPONSE (in
+ * both cases the client is then closed silently); after we shut a
+ * connection down both ways (the host closed it) the guest's RST is awaited
+ * this long (then we send RST and free it). */
+#define VSOCK_LINE_TIMEOUT_MS 2000
 #define VSOCK_CONNECT_TIMEOUT_MS 2000
 #define VSOCK_SHUTDOWN_TIMEOUT_MS 2000
+
+/* Host clients still to send their CONNECT line: more are closed at once, so
+ * clients that connect and say nothing cannot take every connection slot
+ * (or fd) from working connections. */
+#define VSOCK_DEFAULT_MAX_PENDING_CLIENTS 64
 
 struct vsock_dev_config {
         uint32_t guest_cid;
@@ -35,6 +42,7 @@ struct vsock_dev_config {
         const char *vm_name;    /* NULL: only the services' global switches count */
         unsigned max_connections;
         uint32_t tx_buffer_size; /* bytes buffered per connection towards the host */
+        unsigned max_pending_clients; /* 0: VSOCK_DEFAULT_MAX_PENDING_CLIENTS */
 };
 
 struct vsock_stats {
@@ -43,7 +51,7 @@ struct vsock_stats {
         uint64_t rst_sent;
         uint64_t rst_dropped;       /* RSTs lost to a full control queue */
         uint64_t refused;           /* guest connects refused (registry, no listener, limit) */
-        uint64_t timeouts;          /* connections ended by the connect or shutdown timeout */
+        uint64_t timeouts;          /* connections ended by the line, connect or shutdown timeout */
 };
 
 struct vsock_dev;
@@ -70,8 +78,9 @@ void vsock_dev_process_rx(struct vsock_dev *d);
  * each loop turn, before waiting again. */
 void vsock_dev_notify(struct vsock_dev *d);
 
-/* The driver went away (QEMU disconnected or reset): drop every connection
- * without telling the guest. Safe inside an event handler: the memory goes
+/* The driver went away (QEMU disconnected, or the device was stopped or
+ * reset): close every host socket and drop every connection without telling
+ * the guest. Safe inside an event handler: the memory goes
  * at the next vsock_dev_gc(). */
 void vsock_dev_reset(struct vsock_dev *d);
 

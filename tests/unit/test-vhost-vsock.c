@@ -2,6 +2,7 @@
 /* The vsock device driven by a fake guest in memfd memory: packets, chain
  * layouts, refusals, hostile rings and credit. */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,6 +67,7 @@ static int setup(void **state) {
                 .config_dir = getenv("HVSOCK_CONFIG_DIR"),
                 .max_connections = 4,
                 .tx_buffer_size = 4096,
+                .max_pending_clients = 2,
         };
 
         memset(&f, 0, sizeof(f));
@@ -467,19 +469,33 @@ static void test_half_close(void **state) {
                 (cond);                                               \
         })
 
-/* Connects a host client to the device's UDS and sends "CONNECT port". */
-static int host_client(struct fixture *f, uint32_t port) {
+/* Connects a host client to the device's UDS; it says nothing yet. */
+static int host_dial(void) {
         struct sockaddr_un sa;
         socklen_t len;
-        char line[32];
         int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
 
         assert_true(c >= 0);
         assert_int_equal(sockaddr_un_set(&sa, &len, test_path("vsock.sock")), 0);
         assert_int_equal(connect(c, (struct sockaddr *) &sa, len), 0);
+        return c;
+}
+
+/* Connects a host client to the device's UDS and sends "CONNECT port". */
+static int host_client(struct fixture *f, uint32_t port) {
+        char line[32];
+        int c = host_dial();
+        int n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
+
         assert_int_equal(write(c, line, (size_t) n), n);
         return c;
+}
+
+/* Whether the device closed host client c (EOF now, without waiting). */
+static bool closed_by_device(int c) {
+        char ch;
+
+        return fd_wait(c, POLLIN, 0) > 0 && read(c, &ch, 1) == 0;
 }
 
 static void test_connect_timeout(void **state) {
@@ -523,6 +539,67 @@ static void test_connect_timeout(void **state) {
         assert_int_equal(read_exact(answered, buf, 4), 0);
         assert_memory_equal(buf, "pong", 4);
         assert_int_equal(vsock_dev_stats(f->dev)->timeouts, 1);
+}
+
+static void test_line_timeout(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int silent = -1, partial = -1, quick = -1;
+        struct vsock_hdr h;
+
+        assert_int_equal(vsock_dev_listen(f->dev), 0);
+        fg_post_rx(&f->g, 16, 4096);
+        /* One client says nothing, one stops in the middle of its line. */
+        silent = host_dial();
+        partial = host_dial();
+        assert_int_equal(write(partial, "CONN", 4), 4);
+        run(f);
+        assert_int_equal(vsock_dev_connections(f->dev), 2);
+        assert_false(closed_by_device(silent));
+
+        /* After the line timeout both are closed without a word, and the
+         * guest never heard of them. */
+        assert_true(RUN_UNTIL(f, vsock_dev_stats(f->dev)->timeouts == 2, 5000));
+        assert_true(closed_by_device(silent));
+        assert_true(closed_by_device(partial));
+        assert_int_equal(vsock_dev_connections(f->dev), 0);
+        assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 0);
+
+        /* A client that sends its line in time goes on to the guest. */
+        quick = host_client(f, 3333);
+        run(f);
+        expect_op(f, VSOCK_OP_REQUEST, 3333, 1u << 30, NULL);
+}
+
+static void test_pending_clients_capped(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int a = -1, b = -1, over = -1, later = -1, guest = -1;
+
+        assert_int_equal(vsock_dev_listen(f->dev), 0);
+        fg_post_rx(&f->g, 16, 4096);
+        /* max_pending_clients is 2 here: a third silent client is closed at
+         * once, the first two wait for their lines. */
+        a = host_dial();
+        b = host_dial();
+        run(f);
+        over = host_dial();
+        run(f);
+        assert_true(closed_by_device(over));
+        assert_false(closed_by_device(a));
+        assert_false(closed_by_device(b));
+        assert_int_equal(vsock_dev_connections(f->dev), 2);
+
+        /* They leave room for working connections (max_connections is 4). */
+        guest = connect_ok(f, 900);
+        assert_int_equal(vsock_dev_connections(f->dev), 3);
+
+        /* A client whose line came in no longer counts as pending. */
+        assert_int_equal(write(a, "CONNECT 77\n", 11), 11);
+        run(f);
+        expect_op(f, VSOCK_OP_REQUEST, 77, 1u << 30, NULL);
+        later = host_dial();
+        run(f);
+        assert_false(closed_by_device(later));
+        assert_int_equal(vsock_dev_connections(f->dev), 4);
 }
 
 static void test_shutdown_timeout(void **state) {
@@ -870,6 +947,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_shutdown_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_line_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pending_clients_capped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rx_batch_across_chains, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rx_batch_respects_credit, setup, teardown),
