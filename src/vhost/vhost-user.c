@@ -56,14 +56,65 @@ static void close_fds(int *fds, unsigned n) {
                 fds[i] = safe_close(fds[i]);
 }
 
-/* Reads one message with its fds. On error every received fd is closed. */
-static int msg_read(int fd, struct msg *m) {
+static void rx_clear(struct vhost_user_rx *rx) {
+        close_fds(rx->fds, rx->n_fds);
+        rx->n_fds = 0;
+        rx->len = 0;
+}
+
+/* Bytes the current message still lacks: the header first, then the
+ * payload its size field announces (checked when the header completed).
+ * Never more, so one read cannot take bytes, or fds, of the next message. */
+static size_t rx_missing(const struct vhost_user_rx *rx) {
+        uint32_t size;
+
+        if (rx->len < VHOST_USER_HDR_SIZE)
+                return VHOST_USER_HDR_SIZE - rx->len;
+        memcpy(&size, rx->buf + 8, 4);
+        return VHOST_USER_HDR_SIZE + (size_t) size - rx->len;
+}
+
+/* Keeps the SCM_RIGHTS fds of one recvmsg. Returns 0, or -E2BIG when they do
+ * not fit (the extra ones are closed; the held ones are the caller's). */
+static int rx_take_fds(struct vhost_user_rx *rx, struct msghdr *mh) {
+        int r = 0;
+
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+                const uint8_t *data;
+                size_t n;
+
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
+                        continue;
+                /* The count comes from cmsg_len, checked against our array:
+                 * the peer decides how many fds it sends. */
+                n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                data = CMSG_DATA(c);
+                for (size_t i = 0; i < n; i++) {
+                        int fd;
+
+                        memcpy(&fd, data + i * sizeof(int), sizeof(int));
+                        if (rx->n_fds < VHOST_USER_FDS_MAX)
+                                rx->fds[rx->n_fds++] = fd;
+                        else {
+                                safe_close(fd);
+                                r = -E2BIG;
+                        }
+                }
+        }
+        /* The kernel closed what did not fit in our control buffer. */
+        if (mh->msg_flags & MSG_CTRUNC)
+                r = -E2BIG;
+        return r;
+}
+
+/* One non-blocking recvmsg of at most the bytes the message lacks. Returns 0,
+ * -EAGAIN when nothing was there, -ECONNRESET on EOF, other -errno. */
+static int rx_read_some(int fd, struct vhost_user_rx *rx) {
         union {
                 char buf[CMSG_SPACE(VHOST_USER_FDS_MAX * sizeof(int))];
                 struct cmsghdr align;
         } control;
-        uint8_t hdr[VHOST_USER_HDR_SIZE];
-        struct iovec iov = { hdr, sizeof(hdr) };
+        struct iovec iov = { rx->buf + rx->len, rx_missing(rx) };
         struct msghdr mh = {
                 .msg_iov = &iov,
                 .msg_iovlen = 1,
@@ -71,56 +122,74 @@ static int msg_read(int fd, struct msg *m) {
                 .msg_controllen = sizeof(control.buf),
         };
         ssize_t k;
-        int r = 0;
+        int r;
 
-        m->n_fds = 0;
         do
-                k = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+                k = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         while (k < 0 && errno == EINTR);
         if (k < 0)
-                return negative_errno();
+                return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : negative_errno();
+        r = rx_take_fds(rx, &mh);
         if (k == 0)
                 return -ECONNRESET;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                size_t n;
-                int *in;
-
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                /* The count comes from cmsg_len, checked against our array:
-                 * the peer decides how many fds it sends. */
-                n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                in = (int *) (void *) CMSG_DATA(c);
-                for (size_t i = 0; i < n; i++) {
-                        if (m->n_fds < VHOST_USER_FDS_MAX)
-                                m->fds[m->n_fds++] = in[i];
-                        else {
-                                safe_close(in[i]);
-                                r = -E2BIG;
-                        }
-                }
-        }
-        if (mh.msg_flags & MSG_CTRUNC)
-                r = -E2BIG;
-        if (r == 0 && (size_t) k < sizeof(hdr))
-                r = read_exact(fd, hdr + k, sizeof(hdr) - (size_t) k);
-        if (r == 0) {
-                memcpy(&m->request, hdr, 4);
-                memcpy(&m->flags, hdr + 4, 4);
-                memcpy(&m->size, hdr + 8, 4);
-                if ((m->flags & 0x3) != VHOST_USER_VERSION || m->size > sizeof(m->p))
-                        r = -EBADMSG;
-        }
-        if (r == 0 && m->size > 0)
-                r = read_exact(fd, m->p.raw, m->size);
-        if (r < 0)
-                close_fds(m->fds, m->n_fds);
+        rx->len += (uint32_t) k;
         return r;
 }
 
+/* The header just completed: anything we cannot frame ends the session, as
+ * the stream cannot be resynchronised. */
+static int rx_check_header(const struct vhost_user_rx *rx) {
+        uint32_t flags, size;
+
+        memcpy(&flags, rx->buf + 4, 4);
+        memcpy(&size, rx->buf + 8, 4);
+        if ((flags & 0x3) != VHOST_USER_VERSION || size > VHOST_USER_PAYLOAD_MAX)
+                return -EBADMSG;
+        return 0;
+}
+
+/* Advances the message being received as far as the socket allows. Returns
+ * 0 with the complete message moved to m (fds included; rx starts over),
+ * -EAGAIN when it is not complete yet, or -errno with every fd received for
+ * it closed. */
+static int msg_receive(struct vhost_user *vu, struct msg *m) {
+        struct vhost_user_rx *rx = &vu->rx;
+        int r;
+
+        while (rx_missing(rx) > 0) {
+                bool had_header = rx->len >= VHOST_USER_HDR_SIZE;
+
+                r = rx_read_some(vu->conn.fd, rx);
+                if (r == 0 && !had_header && rx->len >= VHOST_USER_HDR_SIZE)
+                        r = rx_check_header(rx);
+                if (r == -EAGAIN)
+                        return r;
+                if (r < 0) {
+                        rx_clear(rx);
+                        return r;
+                }
+        }
+        memcpy(&m->request, rx->buf, 4);
+        memcpy(&m->flags, rx->buf + 4, 4);
+        memcpy(&m->size, rx->buf + 8, 4);
+        memcpy(m->p.raw, rx->buf + VHOST_USER_HDR_SIZE, m->size);
+        memcpy(m->fds, rx->fds, rx->n_fds * sizeof(int));
+        m->n_fds = rx->n_fds;
+        rx->n_fds = 0;
+        rx->len = 0;
+        return 0;
+}
+
+/* Replies are sent without waiting, on the non-blocking socket: QEMU reads
+ * each reply before it sends its next request, so a reply (at most a few
+ * hundred bytes) always fits in the socket buffer. One that does not means
+ * the peer stopped reading the replies it asked for; it loses its session
+ * rather than stalling the loop that also carries the guest's traffic. */
 static int reply(struct vhost_user *vu, const struct msg *req, const void *payload, uint32_t size) {
         uint8_t buf[VHOST_USER_HDR_SIZE + sizeof(((struct msg *) 0)->p)];
         uint32_t flags = VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY;
+        size_t len = VHOST_USER_HDR_SIZE + size;
+        ssize_t k;
 
         if (size > sizeof(buf) - VHOST_USER_HDR_SIZE)
                 return -EINVAL;
@@ -128,7 +197,15 @@ static int reply(struct vhost_user *vu, const struct msg *req, const void *paylo
         memcpy(buf + 4, &flags, 4);
         memcpy(buf + 8, &size, 4);
         memcpy(buf + VHOST_USER_HDR_SIZE, payload, size);
-        return send_all(vu->conn.fd, buf, VHOST_USER_HDR_SIZE + size);
+        do
+                k = send(vu->conn.fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (k < 0 && errno == EINTR);
+        if (k < 0 || (size_t) k != len) {
+                /* A part of a reply desynchronises the stream: fatal too. */
+                vu->reply_error = k < 0 && errno != EAGAIN && errno != EWOULDBLOCK ? negative_errno() : -ENOBUFS;
+                return vu->reply_error;
+        }
+        return 0;
 }
 
 static int reply_u64(struct vhost_user *vu, const struct msg *req, uint64_t v) {
@@ -362,15 +439,15 @@ int vhost_user_handle_one(struct vhost_user *vu) {
         struct msg m;
         int r, k;
 
-        r = msg_read(vu->conn.fd, &m);
+        r = msg_receive(vu, &m);
         if (r < 0)
                 return r;
         r = dispatch(vu, &m);
         close_fds(m.fds, m.n_fds);
+        if (vu->reply_error < 0)
+                return vu->reply_error;
         if (r == 1)
                 return 0;
-        if (r == -EPIPE || r == -ECONNRESET)
-                return r;
         if ((m.flags & VHOST_USER_FLAG_NEED_REPLY) &&
             (vu->protocol_features & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK))) {
                 k = reply_u64(vu, &m, r < 0 ? 1 : 0);
@@ -385,7 +462,9 @@ static void conn_event(struct ev_source *s, uint32_t revents) {
         struct vhost_user *vu = (struct vhost_user *) ((char *) s - offsetof(struct vhost_user, conn));
         int r = vhost_user_handle_one(vu);
 
-        if (r < 0) {
+        /* One message per wakeup: the fd stays readable while more is
+         * queued, and the guest's kicks get their turns in between. */
+        if (r < 0 && r != -EAGAIN) {
                 if (r != -ECONNRESET)
                         log_error("vhost-user session ended: %s", strerror(-r));
                 vhost_user_detach(vu);
@@ -416,9 +495,12 @@ int vhost_user_attach(struct vhost_user *vu, int fd) {
                 safe_close(fd);
                 return -EBUSY;
         }
-        /* Messages are read whole once the first byte is there. */
-        r = fd_set_nonblock(fd, false);
+        /* Read as bytes arrive (vu->rx): a peer that stops mid-message must
+         * not block the loop. */
+        r = fd_set_nonblock(fd, true);
         vu->conn.fd = fd;
+        vu->rx.len = vu->rx.n_fds = 0;
+        vu->reply_error = 0;
         if (r >= 0)
                 r = ev_add(vu->loop, &vu->conn, EPOLLIN);
         if (r < 0)
@@ -431,6 +513,7 @@ void vhost_user_detach(struct vhost_user *vu) {
                 return;
         ev_del(vu->loop, &vu->conn);
         vu->conn.fd = safe_close(vu->conn.fd);
+        rx_clear(&vu->rx);
         for (unsigned i = 0; i < VSOCK_RINGS; i++) {
                 vq_stop(vu, &vu->vqs[i]);
                 vq_reset(&vu->vqs[i]);

@@ -74,9 +74,22 @@ struct vhost_user_ops {
         void (*reset)(void *userdata);
 };
 
+/* The message being received. QEMU's socket is read as bytes arrive, so a
+ * peer that sends half a message only holds its own session, never the
+ * loop. The fds that came with those bytes are held here until the message
+ * is complete. */
+struct vhost_user_rx {
+        uint8_t buf[VHOST_USER_HDR_SIZE + VHOST_USER_PAYLOAD_MAX];
+        uint32_t len; /* bytes received so far */
+        int fds[VHOST_USER_FDS_MAX];
+        unsigned n_fds;
+};
+
 struct vhost_user {
         struct ev_loop *loop;
-        struct ev_source conn; /* QEMU's socket, -1 when none */
+        struct ev_source conn; /* QEMU's socket (non-blocking), -1 when none */
+        struct vhost_user_rx rx;
+        int reply_error; /* a reply that could not be sent: the session ends */
         uint32_t guest_cid;
         uint64_t acked_features;
         uint64_t protocol_features;
@@ -101,8 +114,11 @@ void vhost_user_detach(struct vhost_user *vu);
 
 bool vhost_user_attached(const struct vhost_user *vu);
 
-/* Reads and handles one message. Returns 0, or -errno when the session must
- * end (EOF is -ECONNRESET). Used by the loop and by tests. */
+/* Reads what has arrived of the current message without blocking and, once
+ * it is complete, handles it. Returns 0 when a message was handled, -EAGAIN
+ * when it is still incomplete (what came is kept for the next call), or
+ * another -errno when the session must end (EOF is -ECONNRESET). Used by
+ * the loop and by tests. */
 int vhost_user_handle_one(struct vhost_user *vu);
 
 #endif

@@ -12,7 +12,10 @@
  *   data written there into the 64 KiB guest memfd (rings, packets).
  * control bit 7 clear: the bytes go to the backend in one sendmsg with
  *   (control & 0xf) fds attached: each a dup of the guest memfd, or with
- *   bit 4 set a fresh eventfd.
+ *   bit 4 set a fresh eventfd. A chunk may hold any part of a message, or
+ *   several: after each one the backend runs until it has read everything
+ *   there, so a message cut across chunks is received in pieces, with QEMU
+ *   pausing in between, as a slow or hostile peer would.
  * Then the stream ends (QEMU hangs up) and the backend runs until it detaches.
  */
 #include <errno.h>
@@ -113,6 +116,19 @@ static void drain(int sock) {
                 ;
 }
 
+/* Runs the backend until it waits for more input (or is gone). Replies are
+ * drained so they never fill the socket. */
+static void run_idle(struct ev_loop *loop, struct harness *h, int qemu) {
+        for (unsigned turn = 0; turn < MAX_TURNS && vhost_user_attached(&h->vu); turn++) {
+                int n = ev_run_once(loop, 0);
+
+                vsock_dev_gc(h->dev);
+                drain(qemu);
+                if (n <= 0)
+                        break;
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static struct harness h;
         struct vsock_dev_config cfg = {
@@ -137,8 +153,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (vsock_dev_new(&cfg, &loop, &h.vu.vqs[VSOCK_RX_RING], &h.vu.vqs[VSOCK_TX_RING], &h.dev) < 0)
                 abort();
         vhost_user_init(&h.vu, &loop, cfg.guest_cid, &ops, &h);
+        if (vhost_user_attach(&h.vu, sv[1]) < 0)
+                abort();
 
-        while (size - off >= 3) {
+        while (size - off >= 3 && vhost_user_attached(&h.vu)) {
                 uint8_t control = data[off];
                 size_t len = (size_t) data[off + 1] | (size_t) data[off + 2] << 8;
 
@@ -153,17 +171,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 if (pwrite(memfd, data + off + 2, n, (off_t) at) != (ssize_t) n)
                                         abort();
                         }
-                } else
+                } else {
                         send_chunk(sv[0], memfd, control, data + off, len);
+                        run_idle(&loop, &h, sv[0]);
+                }
                 off += len;
         }
         shutdown(sv[0], SHUT_WR);
 
-        if (vhost_user_attach(&h.vu, sv[1]) < 0)
-                abort();
-        /* Every message is there and the stream ends: the backend reads to
-         * EOF (or a fatal message) and detaches. Replies are drained so its
-         * blocking sends never stall. */
+        /* The stream ends, maybe in the middle of a message: the backend
+         * reads to EOF (or a fatal message) and detaches, closing any fd it
+         * held for an incomplete message. */
         for (unsigned turn = 0; turn < MAX_TURNS && vhost_user_attached(&h.vu); turn++) {
                 (void) ev_run_once(&loop, 0);
                 vsock_dev_gc(h.dev);

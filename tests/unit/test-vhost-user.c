@@ -193,24 +193,16 @@ static unsigned run(struct fixture *f) {
 
 /* ---- QEMU's side of the protocol ---- */
 
-/* Sends a header claiming size payload bytes, len bytes of payload and n_fds fds. */
-static void send_raw(struct fixture *f, uint32_t request, uint32_t flags, uint32_t size,
-                     const void *payload, size_t len, const int *fds, unsigned n_fds) {
+/* Sends len raw bytes with n_fds fds in one sendmsg (any cut of a message). */
+static void send_bytes(struct fixture *f, const void *bytes, size_t len, const int *fds, unsigned n_fds) {
         union {
                 char buf[CMSG_SPACE(16 * sizeof(int))];
                 struct cmsghdr align;
         } control;
-        uint8_t buf[VHOST_USER_HDR_SIZE + 4096];
-        struct iovec iov = { buf, VHOST_USER_HDR_SIZE + len };
+        struct iovec iov = { (void *) bytes, len };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-        assert_true(len <= sizeof(buf) - VHOST_USER_HDR_SIZE);
         assert_true(n_fds <= 16);
-        memcpy(buf, &request, 4);
-        memcpy(buf + 4, &flags, 4);
-        memcpy(buf + 8, &size, 4);
-        if (len)
-                memcpy(buf + VHOST_USER_HDR_SIZE, payload, len);
         if (n_fds > 0) {
                 struct cmsghdr *c;
 
@@ -223,7 +215,26 @@ static void send_raw(struct fixture *f, uint32_t request, uint32_t flags, uint32
                 c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
                 memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
         }
-        assert_int_equal(sendmsg(f->qemu, &mh, MSG_NOSIGNAL), (ssize_t) iov.iov_len);
+        assert_int_equal(sendmsg(f->qemu, &mh, MSG_NOSIGNAL), (ssize_t) len);
+}
+
+/* Writes a message header into buf. */
+static void put_hdr(uint8_t *buf, uint32_t request, uint32_t flags, uint32_t size) {
+        memcpy(buf, &request, 4);
+        memcpy(buf + 4, &flags, 4);
+        memcpy(buf + 8, &size, 4);
+}
+
+/* Sends a header claiming size payload bytes, len bytes of payload and n_fds fds. */
+static void send_raw(struct fixture *f, uint32_t request, uint32_t flags, uint32_t size,
+                     const void *payload, size_t len, const int *fds, unsigned n_fds) {
+        uint8_t buf[VHOST_USER_HDR_SIZE + 4096];
+
+        assert_true(len <= sizeof(buf) - VHOST_USER_HDR_SIZE);
+        put_hdr(buf, request, flags, size);
+        if (len)
+                memcpy(buf + VHOST_USER_HDR_SIZE, payload, len);
+        send_bytes(f, buf, VHOST_USER_HDR_SIZE + len, fds, n_fds);
 }
 
 static void send_msg(struct fixture *f, uint32_t request, uint32_t flags, const void *payload, uint32_t size,
@@ -976,6 +987,141 @@ static void test_reset_owner(void **state) {
         }
 }
 
+/* Asks for an interrupt at ring's next used buffer (EVENT_IDX's used_event,
+ * which the fake guest otherwise leaves at 0). */
+static void want_interrupt(struct fixture *f, unsigned ring) {
+        struct fake_vring *r = fake_ring(f, ring);
+        uint8_t *used_idx = f->g.mem + r->used + 2;
+        uint8_t *used_event = f->g.mem + r->avail + 4 + 2 * FG_NUM;
+
+        memcpy(used_event, used_idx, 2);
+}
+
+/* The host writes what and the guest receives it as one RW on gp. */
+static void host_to_guest(struct fixture *f, int host, uint32_t gp, const char *what) {
+        size_t n = strlen(what);
+        struct vsock_hdr h;
+        char buf[64];
+
+        assert_int_equal(write(host, what, n), (ssize_t) n);
+        run(f);
+        assert_int_equal(fg_recv(&f->g, &h, buf, sizeof(buf)), 1);
+        assert_int_equal(h.op, VSOCK_OP_RW);
+        assert_int_equal(h.dst_port, gp);
+        assert_int_equal(h.len, n);
+        assert_memory_equal(buf, what, n);
+}
+
+/* The guest sends what on gp and the host reads it. */
+static void guest_to_host(struct fixture *f, int host, uint32_t gp, const char *what) {
+        size_t n = strlen(what);
+        struct vsock_hdr h = fg_hdr(&f->g, gp, PORT_OK, VSOCK_OP_RW, (uint32_t) n);
+        char buf[64];
+
+        fg_send(&f->g, &h, what, FG_ONE_DESC);
+        guest_kick(f, VSOCK_TX_RING);
+        run(f);
+        assert_int_equal(read_exact(host, buf, n), 0);
+        assert_memory_equal(buf, what, n);
+}
+
+static void test_partial_message(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int host = -1;
+        uint8_t msg[VHOST_USER_HDR_SIZE + 8];
+        uint64_t ring = VSOCK_RX_RING;
+        int call;
+
+        qemu_device_start(f, PF_CONFIG);
+        qemu_driver_start(f, ALL_FEATURES, true);
+        fg_post_rx(&f->g, 16, 4096);
+        host = guest_connect(f, 2500);
+
+        /* QEMU (or anything on --socket) sends 5 bytes of a SET_VRING_CALL
+         * with its fd, and stops. */
+        put_hdr(msg, VHOST_USER_SET_VRING_CALL, VHOST_USER_VERSION, 8);
+        memcpy(msg + VHOST_USER_HDR_SIZE, &ring, 8);
+        call = new_eventfd();
+        send_bytes(f, msg, 5, &call, 1);
+        run(f);
+        assert_true(vhost_user_attached(&f->vu));
+        no_reply(f);
+
+        /* The guest's traffic keeps flowing meanwhile, both ways. */
+        host_to_guest(f, host, 2500, "ping");
+        guest_to_host(f, host, 2500, "pong");
+
+        /* The rest comes in two more pieces, the header's end with part of
+         * the payload, then the payload's end: handled once complete, with
+         * the fd that came with its first byte. */
+        send_bytes(f, msg + 5, 9, NULL, 0);
+        run(f);
+        send_bytes(f, msg + 14, sizeof(msg) - 14, NULL, 0);
+        run(f);
+        assert_true(vhost_user_attached(&f->vu));
+        no_reply(f);
+        safe_close(f->call[VSOCK_RX_RING]);
+        f->call[VSOCK_RX_RING] = call;
+        want_interrupt(f, VSOCK_RX_RING);
+        host_to_guest(f, host, 2500, "again");
+        assert_true(called(f, VSOCK_RX_RING));
+
+        /* A request with a reply, one byte at a time: one reply, at the end. */
+        put_hdr(msg, VHOST_USER_GET_QUEUE_NUM, VHOST_USER_VERSION, 0);
+        for (unsigned i = 0; i < VHOST_USER_HDR_SIZE; i++) {
+                no_reply(f);
+                send_bytes(f, msg + i, 1, NULL, 0);
+                run(f);
+        }
+        assert_int_equal(recv_u64(f, VHOST_USER_GET_QUEUE_NUM), VSOCK_RINGS);
+        no_reply(f);
+}
+
+static void test_partial_message_eof(void **state) {
+        struct fixture *f = *state;
+        uint8_t msg[VHOST_USER_HDR_SIZE + 8] = { 0 };
+        int fds[2] = { new_eventfd(), new_eventfd() };
+        unsigned before = fd_count();
+
+        /* Half a message with two fds, then QEMU goes away: the session ends
+         * and the fds held for the message are closed. */
+        put_hdr(msg, VHOST_USER_SET_VRING_KICK, VHOST_USER_VERSION, 8);
+        send_bytes(f, msg, VHOST_USER_HDR_SIZE + 3, fds, 2);
+        run(f);
+        assert_true(vhost_user_attached(&f->vu));
+        assert_int_equal(fd_count(), before + 2);
+        f->qemu = safe_close(f->qemu);
+        run(f);
+        assert_false(vhost_user_attached(&f->vu));
+        assert_int_equal(fd_count(), before - 1 /* QEMU's end */ - 1 /* the backend's */);
+
+        /* The same when the session ends for another reason (here: the
+         * daemon detaches) with a part of a message held. */
+        qemu_connect(f);
+        send_bytes(f, msg, 1, fds, 2);
+        run(f);
+        vhost_user_detach(&f->vu);
+        f->qemu = safe_close(f->qemu);
+        assert_int_equal(fd_count(), before - 2);
+        safe_close(fds[0]);
+        safe_close(fds[1]);
+}
+
+static void test_replies_not_read(void **state) {
+        struct fixture *f = *state;
+        unsigned sent = 0;
+
+        /* A peer that asks and never reads the replies: once they fill the
+         * socket, its session ends instead of the daemon blocking on it. */
+        while (sent < 100000 && vhost_user_attached(&f->vu)) {
+                send_msg(f, VHOST_USER_GET_FEATURES, 0, NULL, 0, NULL, 0);
+                sent++;
+                run(f);
+        }
+        assert_false(vhost_user_attached(&f->vu));
+        assert_true(sent > 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_qemu72_sequence, setup, teardown),
@@ -992,6 +1138,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_disconnect_with_host_traffic, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kick_drained_while_not_ready, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reset_owner, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_partial_message, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_partial_message_eof, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_replies_not_read, setup, teardown),
         };
         char *err = NULL;
 
