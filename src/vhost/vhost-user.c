@@ -239,6 +239,23 @@ static void vq_stop(struct vhost_user *vu, struct vq *vq) {
         vq->started = false;
 }
 
+static bool any_ring_started(const struct vhost_user *vu) {
+        for (unsigned i = 0; i < VSOCK_RINGS; i++)
+                if (vu->vqs[i].started)
+                        return true;
+        return false;
+}
+
+/* QEMU stopped the last running ring (GET_VRING_BASE): the guest driver
+ * reset the device, on a guest reboot for example, and a new driver will
+ * set it up again from scratch on the same session. Its connections died
+ * with the old driver, which will never send their RSTs: the device drops
+ * them now, so host programs see their sockets close at once and the new
+ * driver does not meet stale ports. */
+static void device_stopped(struct vhost_user *vu) {
+        vu->ops->reset(vu->userdata);
+}
+
 static int set_mem_table(struct vhost_user *vu, struct msg *m) {
         struct guest_mem mem = { .n = 0 };
         uint32_t n = m->p.mem.nregions;
@@ -341,6 +358,7 @@ static bool request_takes_fds(uint32_t request) {
 /* Handles m. Returns 1 when the reply was already sent, 0 for success,
  * -errno for failure (reported with REPLY_ACK, otherwise logged). */
 static int dispatch(struct vhost_user *vu, struct msg *m) {
+        bool was_started;
         struct vq *vq;
         int r;
 
@@ -408,7 +426,10 @@ static int dispatch(struct vhost_user *vu, struct msg *m) {
         case VHOST_USER_GET_VRING_BASE:
                 if (m->size < 8 || !(vq = msg_vq(vu, m->p.state.index)))
                         return -EINVAL;
+                was_started = vq->started;
                 vq_stop(vu, vq);
+                if (was_started && !any_ring_started(vu))
+                        device_stopped(vu);
                 m->p.state.num = vq->last_avail;
                 r = reply(vu, m, &m->p.state, sizeof(m->p.state));
                 return r < 0 ? r : 1;

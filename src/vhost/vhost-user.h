@@ -70,7 +70,9 @@ enum {
 struct vhost_user_ops {
         /* Ring index may have work: it was kicked, started or enabled. */
         void (*ring_kick)(void *userdata, unsigned index);
-        /* The driver is gone (QEMU disconnected): forget device state. */
+        /* The driver is gone: QEMU disconnected or sent RESET_OWNER, or every
+         * started ring was stopped (GET_VRING_BASE: the guest driver reset the
+         * device, as on a guest reboot). Forget device state. */
         void (*reset)(void *userdata);
 };
 

@@ -1122,6 +1122,67 @@ static void test_replies_not_read(void **state) {
         assert_true(sent > 1);
 }
 
+static void stop_ring(struct fixture *f, unsigned ring) {
+        struct vring_state s = { ring, 0 };
+
+        set_state(f, VHOST_USER_SET_VRING_ENABLE, ring, 0);
+        send_msg(f, VHOST_USER_GET_VRING_BASE, 0, &s, sizeof(s), NULL, 0);
+        assert_int_equal(step(f), 0);
+        assert_int_equal(recv_reply(f, VHOST_USER_GET_VRING_BASE, &s, sizeof(s)), sizeof(s));
+        assert_int_equal(s.index, ring);
+}
+
+static void test_guest_reboot(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int host = -1, other = -1;
+        char c;
+
+        qemu_device_start(f, PF_CONFIG | PF_REPLY_ACK);
+        qemu_driver_start(f, ALL_FEATURES, true);
+        fg_post_rx(&f->g, 16, 4096);
+        host = guest_connect(f, 2000);
+        other = guest_connect(f, 2001);
+        assert_int_equal(vsock_dev_connections(f->dev), 2);
+
+        /* The guest reboots without a QEMU restart: its driver resets the
+         * device and QEMU stops the rings on the same session. */
+        stop_ring(f, VSOCK_RX_RING);
+        assert_int_equal(f->resets, 0); /* the tx ring still runs */
+        stop_ring(f, VSOCK_TX_RING);
+        run(f);
+        assert_true(vhost_user_attached(&f->vu));
+        assert_int_equal(f->resets, 1);
+        /* Every host program sees its connection end. */
+        assert_int_equal(vsock_dev_connections(f->dev), 0);
+        assert_int_equal(read(host, &c, 1), 0);
+        assert_int_equal(read(other, &c, 1), 0);
+        /* And no RST is queued for a driver that is gone. */
+        host = safe_close(host);
+        other = safe_close(other);
+
+        /* The new driver starts clean: the same guest ports connect again,
+         * and a port it never used is unknown (RST, no stale connection). */
+        fg_done(&f->g);
+        fg_init(&f->g, CID, true);
+        qemu_driver_start(f, ALL_FEATURES, true);
+        fg_post_rx(&f->g, 16, 4096);
+        host = guest_connect(f, 2000);
+        host_to_guest(f, host, 2000, "fresh");
+        guest_to_host(f, host, 2000, "start");
+        {
+                struct vsock_hdr h = fg_hdr(&f->g, 2001, PORT_OK, VSOCK_OP_RW, 1);
+
+                fg_send(&f->g, &h, "x", FG_ONE_DESC);
+                guest_kick(f, VSOCK_TX_RING);
+                run(f);
+                assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 1);
+                assert_int_equal(h.op, VSOCK_OP_RST);
+                assert_int_equal(h.dst_port, 2001);
+        }
+        assert_int_equal(vsock_dev_connections(f->dev), 1);
+        assert_int_equal(f->resets, 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_qemu72_sequence, setup, teardown),
@@ -1138,6 +1199,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_disconnect_with_host_traffic, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kick_drained_while_not_ready, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reset_owner, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_guest_reboot, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_partial_message, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_partial_message_eof, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_replies_not_read, setup, teardown),
