@@ -151,10 +151,8 @@ static void session_kill(struct session *s, int sig) {
  * command runs, killing the command is enough: the PAM process then closes
  * the PAM session and exits. */
 static void pam_abort(struct session *s) {
-        if (s->pam_pid > 0 && s->pid == 0) {
+        if (s->pam_pid > 0 && s->pid == 0)
                 kill(-s->pam_pid, SIGKILL);
-                kill(s->pam_pid, SIGKILL);
-        }
 }
 
 static void session_free(struct session *s) {
