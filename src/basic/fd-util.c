@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,6 +66,51 @@ int read_exact(int fd, void *buf, size_t len) {
                 len -= (size_t) n;
         }
         return 0;
+}
+
+static int cmp_int(const void *a, const void *b) {
+        int x = *(const int *) a, y = *(const int *) b;
+
+        return (x > y) - (x < y);
+}
+
+/* Closes [from, to]; without close_range (kernels before 5.9) one by one up
+ * to the descriptor limit. */
+static int close_span(unsigned from, unsigned to) {
+        long max;
+
+        if (from > to)
+                return 0;
+        if (close_range(from, to, 0) == 0)
+                return 0;
+        if (errno != ENOSYS)
+                return negative_errno();
+        max = sysconf(_SC_OPEN_MAX);
+        if (max < 0 || max > 65536)
+                max = 65536;
+        for (unsigned fd = from; fd <= to && fd < (unsigned) max; fd++)
+                close((int) fd);
+        return 0;
+}
+
+int close_all_fds_but(const int *keep, size_t n) {
+        int sorted[16];
+        unsigned from = 3;
+        int r;
+
+        if (n > ELEMENTSOF(sorted))
+                return -E2BIG;
+        memcpy(sorted, keep, n * sizeof(int));
+        qsort(sorted, n, sizeof(int), cmp_int);
+        for (size_t i = 0; i < n; i++) {
+                if (sorted[i] < (int) from)
+                        continue;
+                r = close_span(from, (unsigned) sorted[i] - 1);
+                if (r < 0)
+                        return r;
+                from = (unsigned) sorted[i] + 1;
+        }
+        return close_span(from, ~0u);
 }
 
 int mkdir_p(const char *path, mode_t mode) {

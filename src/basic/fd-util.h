@@ -19,6 +19,11 @@ int write_all(int fd, const void *buf, size_t len);
 /* Reads exactly len bytes. Returns 0, -EPIPE on early EOF, or -errno. */
 int read_exact(int fd, void *buf, size_t len);
 
+/* Closes every descriptor from 3 up except the n in keep (any order), for a
+ * forked child that goes on without exec and must not hold its parent's
+ * descriptors open. Returns 0 or -errno. */
+int close_all_fds_but(const int *keep, size_t n);
+
 /* Creates path and its missing parents with mode (before umask). Returns 0
  * (also when it exists) or -errno. */
 int mkdir_p(const char *path, mode_t mode);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,7 +38,7 @@
 #define REJECTING_MAX 16u
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-enum watch_kind { W_LISTENER, W_SIGNAL, W_SOCK, W_PIPE };
+enum watch_kind { W_LISTENER, W_SIGNAL, W_SOCK, W_PIPE, W_PAM };
 
 struct watch {
         enum watch_kind kind;
@@ -49,6 +50,7 @@ enum phase {
         PHASE_HELLO,   /* waiting for the client's HELLO */
         PHASE_AUTH,    /* waiting for AUTH (--auth pam) */
         PHASE_EXEC,    /* waiting for EXEC */
+        PHASE_PAM,     /* the session's PAM process checks the credentials and starts the command */
         PHASE_RUNNING, /* the command runs; streams are relayed */
         PHASE_CLOSING, /* EXIT or ERROR queued: flush, shut down, drain, free */
 };
@@ -59,7 +61,11 @@ struct session {
         unsigned id;
         bool rejecting; /* refused as BUSY: counts against REJECTING_MAX only */
         enum phase phase;
-        char *auth_user; /* who AUTH authenticated (--auth pam), else NULL */
+        /* --auth pam: the credentials AUTH gave (the password only until the
+         * PAM process has its copy), the PAM process and its report pipe. */
+        struct session_auth auth;
+        pid_t pam_pid; /* 0: none, or reaped, or no longer ours to kill */
+        struct watch pam;
         struct watch sock;
         /* Indexed by channel: our ends of stdin, stdout, stderr. With a
          * pseudo-terminal, stdout is its master and stdin a dup of it (epoll
@@ -74,7 +80,8 @@ struct session {
         pid_t pid; /* 0 before the command starts */
         bool reaped;
         int wstatus;
-        uint64_t deadline; /* the request's timeout, 0: none */
+        uint32_t timeout_s; /* the request's, until the command starts */
+        uint64_t deadline;  /* the request's timeout, 0: none */
         bool timed_out;
 
         /* stdin: bytes received and not yet written to the command. */
@@ -139,6 +146,15 @@ static void session_kill(struct session *s, int sig) {
                 kill(-s->pid, sig);
 }
 
+/* A PAM process that has not started the command yet is killed with its
+ * process group (the helpers its modules run, such as unix_chkpwd); once the
+ * command runs, killing the command is enough: the PAM process then closes
+ * the PAM session and exits. */
+static void pam_abort(struct session *s) {
+        if (s->pam_pid > 0 && s->pid == 0)
+                kill(-s->pam_pid, SIGKILL);
+}
+
 static void session_free(struct session *s) {
         struct session_server *srv = s->srv;
 
@@ -153,13 +169,15 @@ static void session_free(struct session *s) {
         /* A command whose client is gone has no one to report to. The
          * SIGCHLD handler reaps it. */
         session_kill(s, SIGKILL);
+        pam_abort(s);
         watch_close(srv, &s->sock);
+        watch_close(srv, &s->pam);
         for (int i = 0; i < 3; i++)
                 watch_close(srv, &s->pipe[i]);
         session_out_done(&s->out);
         free(s->stdin_q);
         free(s->in);
-        free(s->auth_user);
+        session_auth_done(&s->auth);
         free(s);
 }
 
@@ -180,6 +198,7 @@ static void session_fail(struct session *s, uint32_t code, const char *fmt, ...)
         session_out_error(&s->out, code, msg);
         s->phase = PHASE_CLOSING;
         session_kill(s, SIGKILL);
+        pam_abort(s);
         for (int i = 0; i < 3; i++)
                 watch_close(s->srv, &s->pipe[i]);
 }
@@ -192,6 +211,7 @@ static int new_session(struct session_server *srv, int fd) {
         s->srv = srv;
         s->id = ++srv->next_id;
         s->sock = (struct watch) { W_SOCK, fd, 0 };
+        s->pam = (struct watch) { W_PAM, -1, 0 };
         for (int i = 0; i < 3; i++)
                 s->pipe[i] = (struct watch) { W_PIPE, -1, 0 };
         s->in = malloc(sizeof(*s->in));
@@ -255,13 +275,44 @@ struct spawn_failure {
         int err;
 };
 
-static char **build_env(const struct session_exec *e, const struct passwd *pw) {
-        size_t n = 0, cap = e->envc + 8;
+/* Sets entry ("NAME=VALUE") in env, which holds *n entries and room for
+ * one more: it replaces the entry of the same name or is appended. */
+static int env_put(char **env, size_t *n, const char *entry) {
+        const char *eq = strchr(entry, '=');
+        size_t klen, j;
+
+        if (!eq || eq == entry)
+                return 0; /* not an assignment: PAM modules are not trusted to be tidy */
+        klen = (size_t) (eq - entry) + 1;
+        for (j = 0; j < *n; j++)
+                if (strncmp(env[j], entry, klen) == 0)
+                        break;
+        free(j < *n ? env[j] : NULL);
+        env[j] = strdup(entry);
+        if (!env[j])
+                return -ENOMEM;
+        if (j == *n)
+                (*n)++;
+        return 0;
+}
+
+static size_t list_len(char **list) {
+        size_t n = 0;
+
+        while (list && list[n])
+                n++;
+        return n;
+}
+
+/* The command's environment: a login-like base, then what PAM's session
+ * modules set (pam_env, pam_systemd), then the request's entries, each
+ * replacing same-named ones. */
+static char **build_env(const struct session_exec *e, const struct passwd *pw, char **pam_env) {
+        size_t n = 0, cap = e->envc + list_len(pam_env) + 8;
         char **env = calloc(cap, sizeof(char *));
 
         if (!env)
                 return NULL;
-        /* A login-like base, then the request's entries replace same-named ones. */
         if (asprintf(&env[n++], "PATH=%s", DEFAULT_PATH) < 0)
                 goto oom;
         if (pw) {
@@ -273,20 +324,12 @@ static char **build_env(const struct session_exec *e, const struct passwd *pw) {
         }
         if (e->term && asprintf(&env[n++], "TERM=%s", e->term) < 0)
                 goto oom;
-        for (size_t i = 0; i < e->envc; i++) {
-                size_t klen = (size_t) (strchr(e->env[i], '=') - e->env[i]) + 1;
-                size_t j;
-
-                for (j = 0; j < n; j++)
-                        if (strncmp(env[j], e->env[i], klen) == 0)
-                                break;
-                free(j < n ? env[j] : NULL);
-                env[j] = strdup(e->env[i]);
-                if (!env[j])
+        for (char **p = pam_env; p && *p; p++)
+                if (env_put(env, &n, *p) < 0)
                         goto oom;
-                if (j == n)
-                        n++;
-        }
+        for (size_t i = 0; i < e->envc; i++)
+                if (env_put(env, &n, e->env[i]) < 0)
+                        goto oom;
         return env;
 oom:
         for (size_t i = 0; i < cap; i++)
@@ -317,6 +360,11 @@ struct spawn_plan {
         char **argv;
         int in, out, err;
         bool pty;
+        /* Started by a session's PAM process (--auth pam), which has set
+         * the user's groups already (initgroups, then pam_setcred) and
+         * whose death must take the command along. */
+        bool under_pam;
+        pid_t pam_process;
 };
 
 /* In the child: never returns. errfd is the close-on-exec error pipe.
@@ -347,9 +395,14 @@ _Noreturn static void child_run(const struct session_exec *e, const struct spawn
                 for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
                         fcntl(fd, F_SETFD, FD_CLOEXEC);
         }
-        if (switch_user && (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-                            setuid(pw->pw_uid) < 0))
+        if (switch_user && ((!sp->under_pam && initgroups(pw->pw_name, pw->pw_gid) < 0) ||
+                            setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0))
                 child_fail(errfd, 1);
+        /* A PAM process killed before it reported the command (its session
+         * closed meanwhile) leaves no command behind. Set after setuid,
+         * which clears it. */
+        if (sp->under_pam && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != sp->pam_process))
+                child_fail(errfd, 0);
         if (e->cwd) {
                 if (chdir(e->cwd) < 0)
                         child_fail(errfd, 2);
@@ -416,124 +469,162 @@ static char *login_argv0(const char *shell) {
         return a;
 }
 
-/* Starts the request's command. On failure queues an ERROR saying why. */
-static void session_spawn(struct session *s, const struct session_exec *e) {
-        int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
-        _cleanup_close_ int master = -1, slave = -1;
-        _cleanup_free_ char *argv0 = NULL;
-        char *login_argv[2] = {};
-        struct spawn_plan sp = { .pty = e->flags & SESSION_EXEC_PTY };
-        const char *name;
-        struct passwd *pw;
+/* Everything the command needs, prepared before the daemon (or, with
+ * --auth pam, the session's PAM process) forks it. */
+struct spawn_ctx {
+        const struct session_exec *e;
+        struct spawn_plan sp;
+        struct passwd *pw; /* NULL: an unknown user (only with --auth pam, which refuses it after PAM) */
+        bool switch_user;
+};
+
+/* The password database entry of name (NULL: the daemon's own user) in
+ * storage of our own, which a PAM module calling getpwnam() cannot
+ * overwrite. *ret is NULL when there is no such entry (or the database
+ * cannot be read). Returns 0 or -ENOMEM. */
+static int lookup_user(const char *name, struct passwd *pwd, char **buf, struct passwd **ret) {
+        for (size_t size = 4096; size <= 1024 * 1024; size *= 2) {
+                char *b = realloc(*buf, size);
+                int r;
+
+                if (!b)
+                        return -ENOMEM;
+                *buf = b;
+                r = name ? getpwnam_r(name, pwd, b, size, ret) : getpwuid_r(geteuid(), pwd, b, size, ret);
+                if (r != ERANGE) {
+                        if (r != 0)
+                                *ret = NULL;
+                        return 0;
+                }
+        }
+        *ret = NULL;
+        return 0;
+}
+
+static void close_child_ends(struct spawn_plan *sp) {
+        /* With a terminal all three are the slave. */
+        if (sp->err != sp->in)
+                safe_close(sp->err);
+        if (sp->out != sp->in)
+                safe_close(sp->out);
+        safe_close(sp->in);
+        sp->in = sp->out = sp->err = -1;
+}
+
+/* Opens the command's standard streams: three pipes, or a pseudo-terminal
+ * whose slave is all three. The child's ends go to c->sp, ours to
+ * ret_ours[channel] (-1 where there is none). Returns 0 or -errno, with
+ * nothing left open. */
+static int open_streams(struct spawn_ctx *c, int ret_ours[3]) {
+        int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+        int master = -1, slave = -1, input, r;
+
+        if (c->sp.pty) {
+                r = open_pty(c->e, c->pw, c->switch_user, &master, &slave);
+                if (r < 0)
+                        return r;
+                /* epoll watches each descriptor on its own: stdin gets a dup. */
+                input = fcntl(master, F_DUPFD_CLOEXEC, 3);
+                if (input < 0) {
+                        r = negative_errno();
+                        safe_close(master);
+                        safe_close(slave);
+                        return r;
+                }
+                ret_ours[SESSION_STDIN] = input;
+                ret_ours[SESSION_STDOUT] = master;
+                ret_ours[SESSION_STDERR] = -1;
+                c->sp.in = c->sp.out = c->sp.err = slave;
+                return 0;
+        }
+        if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(err) < 0) {
+                r = negative_errno();
+                close_pair(in);
+                close_pair(out);
+                close_pair(err);
+                return r;
+        }
+        ret_ours[SESSION_STDIN] = in[1];
+        ret_ours[SESSION_STDOUT] = out[0];
+        ret_ours[SESSION_STDERR] = err[0];
+        c->sp.in = in[0];
+        c->sp.out = out[1];
+        c->sp.err = err[1];
+        return 0;
+}
+
+/* Why the child could not run the command: an ERROR code and its text. */
+static uint32_t describe_failure(const struct spawn_ctx *c, const struct spawn_failure *f, char *msg, size_t size) {
+        switch (f->step) {
+        case 3:
+                if (f->err == ENOENT) {
+                        snprintf(msg, size, "command '%s' not found", c->sp.path);
+                        return SESSION_E_NOT_FOUND;
+                }
+                snprintf(msg, size, "cannot execute '%s': %s", c->sp.path, strerror(f->err));
+                return SESSION_E_SPAWN;
+        case 2:
+                snprintf(msg, size, "cannot change to directory '%s': %s", c->e->cwd, strerror(f->err));
+                return SESSION_E_SPAWN;
+        case 1:
+                snprintf(msg, size, "cannot switch to user '%s': %s", c->pw->pw_name, strerror(f->err));
+                return SESSION_E_PERMISSION;
+        default:
+                snprintf(msg, size, "cannot set up the command: %s", strerror(f->err));
+                return SESSION_E_SPAWN;
+        }
+}
+
+/*
+ * Forks the command with pam_env added to its environment and waits for its
+ * exec: the error pipe closes then, or carries why it failed. The wait is
+ * the child's own setup, so it is bounded. Returns the pid, or -1 with
+ * *ret_code and msg saying why.
+ */
+static pid_t fork_command(const struct spawn_ctx *c, char **pam_env, uint32_t *ret_code, char *msg, size_t size) {
+        int ep[2] = { -1, -1 };
         struct spawn_failure f;
-        bool switch_user = false;
-        char **env = NULL;
+        char **env;
         ssize_t n;
         pid_t pid;
-        int r;
 
-        if (e->user) {
-                pw = getpwnam(e->user);
-                if (!pw) {
-                        session_fail(s, SESSION_E_BAD_REQUEST, "unknown user '%s'", e->user);
-                        return;
-                }
-                if (pw->pw_uid != geteuid()) {
-                        if (geteuid() != 0) {
-                                session_fail(s, SESSION_E_PERMISSION,
-                                             "cannot run as user '%s': the daemon does not run as root", e->user);
-                                return;
-                        }
-                        switch_user = true;
-                }
-        } else
-                pw = getpwuid(geteuid());
-        if (e->flags & SESSION_EXEC_LOGIN) {
-                sp.path = pw && pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh";
-                argv0 = login_argv0(sp.path);
-                if (!argv0) {
-                        session_fail(s, SESSION_E_INTERNAL, "out of memory");
-                        return;
-                }
-                login_argv[0] = argv0;
-                sp.argv = login_argv;
-        } else {
-                sp.path = e->argv[0];
-                sp.argv = e->argv;
-        }
-        name = sp.path;
-        env = build_env(e, pw);
+        env = build_env(c->e, c->pw, pam_env);
         if (!env || pipe_pair(ep) < 0) {
-                session_fail(s, SESSION_E_INTERNAL, "cannot set up the command: %s", strerror(errno));
-                goto out;
-        }
-        if (sp.pty) {
-                r = open_pty(e, pw, switch_user, &master, &slave);
-                if (r < 0) {
-                        session_fail(s, SESSION_E_INTERNAL, "cannot open a pseudo-terminal: %s", strerror(-r));
-                        goto out;
-                }
-                sp.in = sp.out = sp.err = slave;
-        } else {
-                if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(err) < 0) {
-                        session_fail(s, SESSION_E_INTERNAL, "cannot set up the command: %s", strerror(errno));
-                        goto out;
-                }
-                sp.in = in[0];
-                sp.out = out[1];
-                sp.err = err[1];
+                *ret_code = SESSION_E_INTERNAL;
+                snprintf(msg, size, "cannot set up the command: %s", strerror(env ? errno : ENOMEM));
+                free_env(env);
+                return -1;
         }
         pid = fork();
-        if (pid < 0) {
-                session_fail(s, SESSION_E_INTERNAL, "cannot start the command: %s", strerror(errno));
-                goto out;
-        }
         if (pid == 0)
-                child_run(e, &sp, pw, switch_user, env, ep[1]);
-        /* The master reads EIO once every slave descriptor is closed, which
-         * is how the end of a terminal session's output shows: hold none. */
-        slave = safe_close(slave);
+                child_run(c->e, &c->sp, c->pw, c->switch_user, env, ep[1]);
+        if (pid < 0) {
+                *ret_code = SESSION_E_INTERNAL;
+                snprintf(msg, size, "cannot start the command: %s", strerror(errno));
+        }
         ep[1] = safe_close(ep[1]);
-        /* The error pipe closes at exec (success) or carries why it failed.
-         * The wait is the child's own setup: bounded, and the loop keeps no
-         * other session waiting longer than a fork+exec. */
+        free_env(env);
+        if (pid < 0) {
+                close_pair(ep);
+                return -1;
+        }
         do
                 n = read(ep[0], &f, sizeof(f));
         while (n < 0 && errno == EINTR);
-        if (n == (ssize_t) sizeof(f)) {
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                if (f.step == 3 && f.err == ENOENT)
-                        session_fail(s, SESSION_E_NOT_FOUND, "command '%s' not found", name);
-                else if (f.step == 3)
-                        session_fail(s, SESSION_E_SPAWN, "cannot execute '%s': %s", name, strerror(f.err));
-                else if (f.step == 2)
-                        session_fail(s, SESSION_E_SPAWN, "cannot change to directory '%s': %s", e->cwd, strerror(f.err));
-                else if (f.step == 1)
-                        session_fail(s, SESSION_E_PERMISSION, "cannot switch to user '%s': %s", e->user, strerror(f.err));
-                else
-                        session_fail(s, SESSION_E_SPAWN, "cannot set up the command: %s", strerror(f.err));
-                goto out;
-        }
+        close_pair(ep);
+        if (n != (ssize_t) sizeof(f))
+                return pid;
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        *ret_code = describe_failure(c, &f, msg, size);
+        return -1;
+}
+
+/* The command runs: its streams are relayed from now on. */
+static void session_started(struct session *s, pid_t pid) {
         s->pid = pid;
-        if (sp.pty) {
-                s->pty = true;
-                s->pipe[SESSION_STDIN].fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
-                if (s->pipe[SESSION_STDIN].fd < 0) {
-                        session_fail(s, SESSION_E_INTERNAL, "cannot set up the terminal: %s", strerror(errno));
-                        goto out;
-                }
-                s->pipe[SESSION_STDOUT].fd = TAKE_FD(master);
-        } else {
-                s->pipe[SESSION_STDIN].fd = TAKE_FD(in[1]);
-                s->pipe[SESSION_STDOUT].fd = TAKE_FD(out[0]);
-                s->pipe[SESSION_STDERR].fd = TAKE_FD(err[0]);
-        }
-        for (int i = 0; i < 3; i++)
-                if (s->pipe[i].fd >= 0)
-                        fd_set_nonblock(s->pipe[i].fd, true);
-        if (e->timeout_s)
-                s->deadline = now_ms() + (uint64_t) e->timeout_s * 1000;
+        if (s->timeout_s)
+                s->deadline = now_ms() + (uint64_t) s->timeout_s * 1000;
         s->phase = PHASE_RUNNING;
         session_out_u32(&s->out, SESSION_STARTED, SESSION_CONTROL, (uint32_t) pid);
         if (s->pty) {
@@ -541,12 +632,163 @@ static void session_spawn(struct session *s, const struct session_exec *e) {
                 session_out_frame(&s->out, SESSION_EOF, SESSION_STDERR, NULL, 0);
                 s->eof_sent[SESSION_STDERR] = true;
         }
-out:
-        close_pair(in);
-        close_pair(out);
-        close_pair(err);
-        close_pair(ep);
-        free_env(env);
+}
+
+static void take_streams(struct session *s, int ours[3], bool pty) {
+        for (int i = 0; i < 3; i++) {
+                s->pipe[i].fd = ours[i];
+                ours[i] = -1;
+                if (s->pipe[i].fd >= 0)
+                        fd_set_nonblock(s->pipe[i].fd, true);
+        }
+        s->pty = pty;
+}
+
+/* --auth host: the daemon forks the command itself. */
+static void start_direct(struct session *s, struct spawn_ctx *c, int ours[3]) {
+        char msg[SESSION_ERROR_MESSAGE_MAX + 1];
+        uint32_t code;
+        pid_t pid;
+
+        pid = fork_command(c, NULL, &code, msg, sizeof(msg));
+        if (pid < 0) {
+                session_fail(s, code, "%s", msg);
+                return;
+        }
+        take_streams(s, ours, c->sp.pty);
+        session_started(s, pid);
+}
+
+/* Called in the PAM process once the PAM session is open. */
+static pid_t pam_spawn(void *data, char **pam_env, uint32_t *ret_code, char *msg, size_t size) {
+        struct spawn_ctx *c = data;
+        pid_t pid = fork_command(c, pam_env, ret_code, msg, size);
+
+        /* Held here, the child's ends would hide the command's EOF (and a
+         * terminal's hangup) from the daemon for as long as this process lives. */
+        close_child_ends(&c->sp);
+        return pid;
+}
+
+/* In the child forked for a session's PAM transaction: never returns. */
+_Noreturn static void pam_process_run(struct session *s, struct spawn_ctx *c, int report_fd) {
+        int keep[] = { report_fd, c->sp.in, c->sp.out, c->sp.err };
+        struct session_pam_request req = {
+                .service = s->srv->pam_service,
+                .user = s->auth.user,
+                .password = s->auth.password,
+                .user_known = c->pw != NULL,
+                .init_groups = c->switch_user,
+                .gid = c->pw ? c->pw->pw_gid : 0,
+                .spawn = pam_spawn,
+                .spawn_data = c,
+        };
+
+        /* Its own process group, so the daemon can kill it together with
+         * the helpers its modules start (unix_chkpwd, pam_exec). */
+        setpgid(0, 0);
+        /* Other sessions' sockets and pipes, and this session's daemon
+         * ends, would keep their peers from seeing EOF for as long as this
+         * process lives. */
+        if (close_all_fds_but(keep, ELEMENTSOF(keep)) < 0)
+                _exit(1);
+        /* PAM modules get the signal state of an ordinary process. */
+        sigprocmask(SIG_SETMASK, &s->srv->old_mask, NULL);
+        c->sp.under_pam = true;
+        c->sp.pam_process = getpid();
+        session_pam_process(&req, report_fd);
+}
+
+/* --auth pam: a child process runs the PAM transaction and, when PAM
+ * accepts, the command; the loop reads its reports (read_pam_reports) and
+ * serves the other sessions meanwhile. */
+static void start_pam(struct session *s, struct spawn_ctx *c, int ours[3]) {
+        int rp[2] = { -1, -1 };
+        pid_t pid;
+
+        if (pipe_pair(rp) < 0) {
+                session_fail(s, SESSION_E_INTERNAL, "cannot set up the PAM process: %s", strerror(errno));
+                return;
+        }
+        pid = fork();
+        if (pid == 0)
+                pam_process_run(s, c, rp[1]);
+        if (pid < 0) {
+                session_fail(s, SESSION_E_INTERNAL, "cannot start the PAM process: %s", strerror(errno));
+                close_pair(rp);
+                return;
+        }
+        /* Both sides set the group, so it exists whichever runs first. */
+        setpgid(pid, pid);
+        rp[1] = safe_close(rp[1]);
+        s->pam_pid = pid;
+        s->pam.fd = rp[0];
+        fd_set_nonblock(s->pam.fd, true);
+        /* The PAM process has its own copy; ours is of no more use. */
+        if (s->auth.password)
+                explicit_bzero(s->auth.password, strlen(s->auth.password));
+        take_streams(s, ours, c->sp.pty);
+        s->phase = PHASE_PAM;
+}
+
+/* Starts the request's command (with --auth pam, its PAM process). On
+ * failure queues an ERROR saying why. */
+static void session_spawn(struct session *s, const struct session_exec *e) {
+        bool pam = s->srv->auth == SESSION_SERVER_AUTH_PAM;
+        struct spawn_ctx c = { .e = e, .sp = { .in = -1, .out = -1, .err = -1, .pty = e->flags & SESSION_EXEC_PTY } };
+        int ours[3] = { -1, -1, -1 };
+        _cleanup_free_ char *pwbuf = NULL, *argv0 = NULL;
+        char *login_argv[2] = {};
+        struct passwd pwd;
+        int r;
+
+        if (lookup_user(e->user, &pwd, &pwbuf, &c.pw) < 0) {
+                session_fail(s, SESSION_E_INTERNAL, "out of memory");
+                return;
+        }
+        /* With PAM an unknown user is refused after the PAM transaction,
+         * with the message of any invalid credential. */
+        if (!c.pw && e->user && !pam) {
+                session_fail(s, SESSION_E_BAD_REQUEST, "unknown user '%s'", e->user);
+                return;
+        }
+        if (c.pw && c.pw->pw_uid != geteuid()) {
+                if (geteuid() != 0) {
+                        session_fail(s, SESSION_E_PERMISSION,
+                                     "cannot run as user '%s': the daemon does not run as root", c.pw->pw_name);
+                        return;
+                }
+                c.switch_user = true;
+        }
+        if (e->flags & SESSION_EXEC_LOGIN) {
+                c.sp.path = c.pw && c.pw->pw_shell && *c.pw->pw_shell ? c.pw->pw_shell : "/bin/sh";
+                argv0 = login_argv0(c.sp.path);
+                if (!argv0) {
+                        session_fail(s, SESSION_E_INTERNAL, "out of memory");
+                        return;
+                }
+                login_argv[0] = argv0;
+                c.sp.argv = login_argv;
+        } else {
+                c.sp.path = e->argv[0];
+                c.sp.argv = e->argv;
+        }
+        if (c.pw || !pam) {
+                r = open_streams(&c, ours);
+                if (r < 0) {
+                        session_fail(s, SESSION_E_INTERNAL, "cannot set up the command's %s: %s",
+                                     c.sp.pty ? "terminal" : "pipes", strerror(-r));
+                        return;
+                }
+        }
+        s->timeout_s = e->timeout_s;
+        if (pam)
+                start_pam(s, &c, ours);
+        else
+                start_direct(s, &c, ours);
+        close_child_ends(&c.sp);
+        for (int i = 0; i < 3; i++)
+                safe_close(ours[i]);
 }
 
 /* ---- frames from the client ---- */
@@ -631,14 +873,10 @@ static void handle_running(struct session *s, const struct session_frame *f) {
 
 static void session_start_copy(struct session *s, const struct session_copy *c);
 
-#define CREDENTIAL_INVALID "The credential is invalid."
-
-/* --auth pam: the first frame after HELLO must be AUTH, and nothing runs
- * unless PAM accepts it. Every refusal gives the same message, so a client
- * cannot tell an unknown user from a wrong password. */
-static void session_authenticate(struct session *s, const struct session_frame *f) {
-        struct session_auth a;
-        struct passwd *pw;
+/* --auth pam: the first frame after HELLO must be AUTH. It is kept until the
+ * request comes (the client sends both at once): the session's PAM process
+ * checks it then, and nothing runs unless PAM accepts it. */
+static void session_take_auth(struct session *s, const struct session_frame *f) {
         int r;
 
         if (f->type == SESSION_EXEC || f->type == SESSION_PUT || f->type == SESSION_GET) {
@@ -650,30 +888,12 @@ static void session_authenticate(struct session *s, const struct session_frame *
                 session_fail(s, SESSION_E_PROTOCOL, "expected AUTH, got %s", session_type_name(f->type));
                 return;
         }
-        r = session_auth_decode(f, &a);
+        r = session_auth_decode(f, &s->auth);
         if (r < 0) {
                 session_fail(s, r == -ENOMEM ? SESSION_E_INTERNAL : SESSION_E_PROTOCOL, "malformed AUTH request");
                 return;
         }
-        /* PAM runs in the loop: pam_unix's delay after a failure holds the
-         * other sessions too (docs/session-protocol.md, Authentication). */
-        r = session_pam_check(s->srv->pam_service, a.user, a.password);
-        pw = r == 0 ? getpwnam(a.user) : NULL;
-        if (r == -ENOMEM)
-                session_fail(s, SESSION_E_INTERNAL, "out of memory");
-        else if (r < 0 || !pw) {
-                log_session(s, "authentication of user '%s' failed: %s", a.user,
-                            r == -EACCES ? "refused by PAM" : r < 0 ? "PAM error" : "not in the password database");
-                session_fail(s, SESSION_E_AUTH, CREDENTIAL_INVALID);
-        } else if (pw->pw_uid != geteuid() && geteuid() != 0)
-                session_fail(s, SESSION_E_PERMISSION, "cannot run as user '%s': the daemon does not run as root",
-                             a.user);
-        else {
-                log_session(s, "authenticated as user '%s'", a.user);
-                s->auth_user = TAKE_PTR(a.user);
-                s->phase = PHASE_EXEC;
-        }
-        session_auth_done(&a);
+        s->phase = PHASE_EXEC;
 }
 
 static void handle_frame(struct session *s, const struct session_frame *f) {
@@ -696,7 +916,7 @@ static void handle_frame(struct session *s, const struct session_frame *f) {
                 s->phase = s->srv->auth == SESSION_SERVER_AUTH_PAM ? PHASE_AUTH : PHASE_EXEC;
                 return;
         case PHASE_AUTH:
-                session_authenticate(s, f);
+                session_take_auth(s, f);
                 return;
         case PHASE_EXEC:
                 if (f->type == SESSION_PUT || f->type == SESSION_GET) {
@@ -725,15 +945,15 @@ static void handle_frame(struct session *s, const struct session_frame *f) {
                         session_fail(s, SESSION_E_PROTOCOL, "malformed EXEC request");
                         return;
                 }
-                /* An authenticated session runs as the user it proved to be. */
-                if (s->auth_user && e.user && strcmp(e.user, s->auth_user) != 0) {
-                        session_fail(s, SESSION_E_PERMISSION, "the session is authenticated as '%s', not '%s'",
-                                     s->auth_user, e.user);
+                /* An authenticated session runs as the user its credentials name. */
+                if (s->auth.user && e.user && strcmp(e.user, s->auth.user) != 0) {
+                        session_fail(s, SESSION_E_PERMISSION, "the session's credentials are for user '%s', not '%s'",
+                                     s->auth.user, e.user);
                         session_exec_done(&e);
                         return;
                 }
-                if (s->auth_user && !e.user) {
-                        e.user = strdup(s->auth_user);
+                if (s->auth.user && !e.user) {
+                        e.user = strdup(s->auth.user);
                         if (!e.user) {
                                 session_fail(s, SESSION_E_INTERNAL, "out of memory");
                                 session_exec_done(&e);
@@ -742,6 +962,11 @@ static void handle_frame(struct session *s, const struct session_frame *f) {
                 }
                 session_spawn(s, &e);
                 session_exec_done(&e);
+                return;
+        case PHASE_PAM:
+                /* A client sends nothing more before STARTED. */
+                session_fail(s, SESSION_E_PROTOCOL, "unexpected %s frame before the command started",
+                             session_type_name(f->type));
                 return;
         case PHASE_RUNNING:
                 handle_running(s, f);
@@ -777,7 +1002,7 @@ static void session_start_copy(struct session *s, const struct session_copy *c) 
                 argv[4 + i] = c->paths[i];
         e.argv = argv;
         e.argc = c->count + 4;
-        e.user = s->auth_user;
+        e.user = s->auth.user;
         session_spawn(s, &e);
 }
 
@@ -900,6 +1125,53 @@ static void send_exit(struct session *s) {
         watch_close(s->srv, &s->pipe[SESSION_STDIN]);
 }
 
+/* A report of the session's PAM process (auth-pam.h). */
+static void handle_pam_report(struct session *s, const struct session_pam_report *rep) {
+        switch (rep->kind) {
+        case SESSION_PAM_AUTHENTICATED:
+                log_session(s, "authenticated as user '%s'", s->auth.user);
+                return;
+        case SESSION_PAM_FAILED:
+                /* It exits by itself now: not ours to kill any more. */
+                s->pam_pid = 0;
+                if (rep->detail[0])
+                        log_session(s, "%.*s", (int) sizeof(rep->detail), rep->detail);
+                session_fail(s, rep->code, "%.*s", (int) sizeof(rep->message), rep->message);
+                return;
+        case SESSION_PAM_STARTED:
+                if (s->phase == PHASE_PAM && rep->value > 0)
+                        session_started(s, rep->value);
+                return;
+        case SESSION_PAM_EXITED:
+                s->reaped = true;
+                s->wstatus = rep->value;
+                return;
+        }
+}
+
+static void read_pam_reports(struct session *s) {
+        struct session_pam_report rep;
+
+        while (s->pam.fd >= 0) {
+                ssize_t n = read(s->pam.fd, &rep, sizeof(rep));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                if (n == (ssize_t) sizeof(rep)) {
+                        handle_pam_report(s, &rep);
+                        continue;
+                }
+                /* EOF (records are never split): the process is gone. One
+                 * that dies before it reports the command's end leaves the
+                 * session without a status to give. */
+                watch_close(s->srv, &s->pam);
+                if (s->phase == PHASE_PAM || (s->phase == PHASE_RUNNING && !s->reaped))
+                        session_fail(s, SESSION_E_INTERNAL, "the session's PAM process ended unexpectedly");
+        }
+}
+
 /* Does what can be done now, then sets the epoll interests. Returns false
  * when the session is over and was freed. */
 static bool session_progress(struct session *s) {
@@ -907,6 +1179,7 @@ static bool session_progress(struct session *s) {
         uint32_t ev;
         int r;
 
+        read_pam_reports(s);
         if (s->phase == PHASE_RUNNING) {
                 if (s->deadline && !s->reaped && now_ms() >= s->deadline && !s->timed_out) {
                         s->timed_out = true;
@@ -953,10 +1226,15 @@ static bool session_progress(struct session *s) {
         if (session_out_len(&s->out) > 0)
                 ev |= EPOLLOUT;
         watch_set(srv, &s->sock, ev);
+        watch_set(srv, &s->pam, EPOLLIN);
+        /* Before the command starts (PAM), its pipes have nothing to say. */
         watch_set(srv, &s->pipe[SESSION_STDIN], s->q_len > 0 ? EPOLLOUT : 0);
         for (int ch = SESSION_STDOUT; ch <= SESSION_STDERR; ch++)
                 watch_set(srv, &s->pipe[ch],
-                          s->credit[ch] > 0 && session_out_free(&s->out) > OUT_RESERVE + SESSION_HEADER_SIZE ? EPOLLIN : 0);
+                          s->phase == PHASE_RUNNING && s->credit[ch] > 0 &&
+                                          session_out_free(&s->out) > OUT_RESERVE + SESSION_HEADER_SIZE
+                                  ? EPOLLIN
+                                  : 0);
         return true;
 }
 
@@ -969,11 +1247,15 @@ static void reap_children(struct session_server *srv) {
 
                 if (pid <= 0)
                         return;
-                for (struct session *s = srv->sessions; s; s = s->next)
+                for (struct session *s = srv->sessions; s; s = s->next) {
                         if (s->pid == pid) {
                                 s->reaped = true;
                                 s->wstatus = status;
                         }
+                        /* Never signal a pid that may be reused. */
+                        if (s->pam_pid == pid)
+                                s->pam_pid = 0;
+                }
         }
 }
 

@@ -34,7 +34,7 @@ static void help(void) {
                "                          children, a VM ID, or a VM name from the registry\n"
                "  -a, --auth MODE         host (default): trust the hypervisor-authenticated peer;\n"
                "                          pam: require a user and password, checked through PAM\n"
-               "                          (service hvsock-sessiond), and run as that user\n"
+               "                          (service hvsock-sessiond), and run as that user in a PAM session\n"
                "  -m, --max-sessions N    sessions served at once, 1..4096 (default %u)\n"
                "  -h, --help              show this help\n"
                "  -V, --version           show the version\n",

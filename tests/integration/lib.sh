@@ -61,10 +61,11 @@ show_output() {
 
 # run CMD...: runs CMD with a time limit (TIMEOUT seconds, default 30) and
 # standard input from $IN (default /dev/null); stdout in $T/out, stderr in
-# $T/err, the exit status in $RC (124 when it ran out of time).
+# $T/err, the exit status in $RC (124 when it ran out of time; 137 when it
+# then ignored SIGTERM too, as a client waiting for STARTED does).
 run() {
         RC=0
-        timeout "${TIMEOUT:-30}" "$@" >"$T/out" 2>"$T/err" <"${IN:-/dev/null}" || RC=$?
+        timeout -k 5 "${TIMEOUT:-30}" "$@" >"$T/out" 2>"$T/err" <"${IN:-/dev/null}" || RC=$?
 }
 
 # expect STATUS DESCRIPTION CMD...: runs CMD and checks its exit status.

@@ -28,6 +28,7 @@ printf '%s:right-pass:hvsock-sessiond\n' "$ME" >"$T/passdb"
 cat >"$T/pam.d/hvsock-sessiond" <<EOT
 auth required $MATRIX passdb=$T/passdb
 account required $MATRIX passdb=$T/passdb
+session required $MATRIX passdb=$T/passdb
 EOT
 
 bg env LD_PRELOAD="$PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" "$SESSIOND" --listen loopback --auth pam 2>"$T/d.err"
@@ -63,7 +64,7 @@ else
         expect 255 "another --user than the credential's" "$H" exec loopback --user nobody --credential-file "$T/good" -- touch "$T/marker-other"
         [ ! -e "$T/marker-other" ] || fail "the command ran as another user than the authenticated one"
 fi
-check_err "authenticated as '$ME'" "the message names the authenticated user"
+check_err "credentials are for user '$ME'" "the message names the credentials' user"
 
 # No terminal to ask on (setsid: no controlling terminal), no file: refused before anything runs.
 if command -v setsid >/dev/null; then
