@@ -723,24 +723,35 @@ void vsock_dev_notify(struct vsock_dev *d) {
 
 /* ---- guest -> host data ---- */
 
+/* The most the guest will have in flight towards us: our buffer, or less
+ * when its own receive buffer (the buf_alloc in its packets) is smaller,
+ * because Linux guests cap the credit they use at their own buffer size. A
+ * threshold above that would never be reached: the guest would wait for an
+ * update that never comes. */
+static uint32_t conn_window(const struct vsock_conn *c) {
+        uint32_t cap = c->dev->cfg.tx_buffer_size;
+
+        return c->peer_buf_alloc > 0 && c->peer_buf_alloc < cap ? c->peer_buf_alloc : cap;
+}
+
 /* Tells the guest what we forwarded once that is worth a packet (and an
- * interrupt): more than a quarter of the buffer, or less than that quarter
- * (at most one full packet) left in the guest's view of our free space. The
+ * interrupt): more than a quarter of the window, or less than that quarter
+ * (at most one full packet) left in the guest's view of its credit. The
  * second rule means a guest that used up its credit always hears about the
  * space the host frees: while the buffer drains into the host, its view of
  * our free space stays below the quarter until we announce. */
 static void conn_maybe_credit(struct vsock_conn *c) {
-        uint32_t cap = c->dev->cfg.tx_buffer_size;
-        uint32_t quarter = cap / 4 < VSOCK_MAX_PAYLOAD ? cap / 4 : VSOCK_MAX_PAYLOAD;
+        uint32_t win = conn_window(c);
+        uint32_t quarter = win / 4 < VSOCK_MAX_PAYLOAD ? win / 4 : VSOCK_MAX_PAYLOAD;
         uint32_t unannounced = c->fwd_cnt - c->last_fwd_sent;
         /* What the guest may still send as far as it knows; 0 when it sent
          * more than its credit (the straight path does not check). */
         uint64_t used = (uint64_t) c->buf_len + unannounced;
-        uint32_t view_free = used < cap ? cap - (uint32_t) used : 0;
+        uint32_t view_free = used < win ? win - (uint32_t) used : 0;
 
         if (unannounced == 0)
                 return;
-        if (unannounced > cap / 4 || view_free < quarter) {
+        if (unannounced > win / 4 || view_free < quarter) {
                 c->need_credit_update = true;
                 conn_mark_pending(c);
         }

@@ -880,6 +880,38 @@ static void test_credit_blocked_guest_hears(void **state) {
         assert_true(sent - heard <= 1024);
 }
 
+/* A guest whose own buffer is smaller than ours uses only that much of our
+ * credit (Linux caps it so): it must hear about the space before it has
+ * sent all of its smaller window, or both sides wait for ever. */
+static void test_credit_small_guest_window(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = -1;
+        static char payload[256], sink[1024];
+        uint32_t sent = 0, heard = 0;
+        struct vsock_hdr h;
+
+        fg_post_rx(&f->g, 16, 256);
+        fd = connect_credit(f, 25, 1024); /* ours is 4096 */
+        while (sent - heard < 1024) {
+                h = fg_hdr(&f->g, 25, PORT_OK, VSOCK_OP_RW, sizeof(payload));
+                h.buf_alloc = 1024;
+                fg_send(&f->g, &h, payload, FG_ONE_DESC);
+                sent += sizeof(payload);
+                run(f);
+                while (fg_recv(&f->g, &h, NULL, 0) == 1) {
+                        assert_int_equal(h.op, VSOCK_OP_CREDIT_UPDATE);
+                        heard = h.fwd_cnt;
+                }
+                if (sent >= 8 * 1024)
+                        break;
+        }
+        /* The guest never ran out: it kept hearing within its window. */
+        assert_true(sent >= 8 * 1024);
+        assert_true(sent - heard < 1024);
+        for (uint32_t got = 0; got < sent; got += sizeof(sink))
+                assert_int_equal(read_exact(fd, sink, sizeof(sink)), 0);
+}
+
 /* The used_event field of the fake guest's rx ring (EVENT_IDX). */
 static void set_rx_used_event(struct fixture *f, uint16_t v) {
         uint8_t *p = f->g.mem + f->g.frx.avail + 4 + 2u * FG_NUM;
@@ -954,6 +986,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_rx_batch_respects_credit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_credit_update_threshold, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_credit_blocked_guest_hears, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_credit_small_guest_window, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_notify_once_per_turn, setup, teardown),
         };
         char *err = NULL;
