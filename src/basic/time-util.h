@@ -7,9 +7,6 @@
 /* Milliseconds on CLOCK_MONOTONIC. */
 uint64_t now_ms(void);
 
-/* Microseconds on CLOCK_MONOTONIC. */
-uint64_t now_us(void);
-
 /* Milliseconds left until deadline (a now_ms() value), 0 when passed;
  * clamped to INT32_MAX so the result fits poll()'s timeout. */
 int ms_left(uint64_t deadline);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <sys/epoll.h>
-#include <time.h>
 
 #include "ev.h"
 #include "macro.h"
@@ -37,14 +36,8 @@ void ev_del(struct ev_loop *loop, struct ev_source *s) {
 }
 
 int ev_run_once(struct ev_loop *loop, int timeout_ms) {
-        return ev_run_once_us(loop, timeout_ms < 0 ? -1 : (int64_t) timeout_ms * 1000);
-}
-
-int ev_run_once_us(struct ev_loop *loop, int64_t timeout_us) {
         struct epoll_event evs[64];
-        struct timespec ts = { .tv_sec = timeout_us / 1000000, .tv_nsec = (long) (timeout_us % 1000000) * 1000 };
-        /* epoll_pwait2 (Linux 5.11): epoll_wait counts whole milliseconds. */
-        int n = epoll_pwait2(loop->epfd, evs, (int) ELEMENTSOF(evs), timeout_us < 0 ? NULL : &ts, NULL);
+        int n = epoll_wait(loop->epfd, evs, (int) ELEMENTSOF(evs), timeout_ms);
 
         if (n < 0)
                 return errno == EINTR ? 0 : negative_errno();

@@ -34,7 +34,4 @@ void ev_del(struct ev_loop *loop, struct ev_source *s);
  * the number of events (0 on timeout or EINTR) or -errno. */
 int ev_run_once(struct ev_loop *loop, int timeout_ms);
 
-/* The same with a timeout in microseconds (-1 forever). */
-int ev_run_once_us(struct ev_loop *loop, int64_t timeout_us);
-
 #endif

@@ -37,7 +37,6 @@ struct daemon {
 static void usage(FILE *f) {
         fputs("usage: hvsock-vhost --socket PATH --guest-cid N --uds-path PATH [--vm NAME]\n"
               "                    [--max-connections N] [--tx-buffer-size BYTES]\n"
-              "                    [--poll-interval MICROSECONDS]\n"
               "\n"
               "A vhost-user backend for QEMU's vhost-user-vsock-pci that carries guest vsock\n"
               "streams to host UNIX sockets and enforces the hvsock registry.\n"
@@ -50,10 +49,6 @@ static void usage(FILE *f) {
               "  --vm NAME               apply this registered VM's per-service policy\n"
               "  --max-connections N     default 1023\n"
               "  --tx-buffer-size BYTES  per connection towards the host, default 262144\n"
-              "  --poll-interval MICROSECONDS\n"
-              "                          while the guest sends in bulk, poll its tx ring this\n"
-              "                          often instead of waking for every packet; default 500,\n"
-              "                          0 never polls\n"
               "  -h, --help              show this help\n"
               "\n"
               "The registry is read from $HVSOCK_CONFIG_DIR (default /etc/hvsock) and reloaded\n"
@@ -127,14 +122,12 @@ int main(int argc, char **argv) {
                 { "vm", required_argument, NULL, 'v' },
                 { "max-connections", required_argument, NULL, 'm' },
                 { "tx-buffer-size", required_argument, NULL, 't' },
-                { "poll-interval", required_argument, NULL, 'p' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
         struct vsock_dev_config cfg = {
                 .max_connections = VSOCK_DEFAULT_MAX_CONNECTIONS,
                 .tx_buffer_size = VSOCK_DEFAULT_TX_BUFFER_SIZE,
-                .poll_interval_us = VSOCK_DEFAULT_POLL_INTERVAL_US,
         };
         struct hvsock_ctx *ctx = NULL;
         const char *socket_path = NULL;
@@ -174,12 +167,6 @@ int main(int argc, char **argv) {
                 case 't':
                         if (parse_u32(optarg, 4096, 1u << 30, &cfg.tx_buffer_size) < 0) {
                                 fprintf(stderr, "hvsock-vhost: bad --tx-buffer-size '%s': expected 4096..1073741824\n", optarg);
-                                return 2;
-                        }
-                        break;
-                case 'p':
-                        if (parse_u32(optarg, 0, 100000, &cfg.poll_interval_us) < 0) {
-                                fprintf(stderr, "hvsock-vhost: bad --poll-interval '%s': expected 0..100000\n", optarg);
                                 return 2;
                         }
                         break;
@@ -248,8 +235,7 @@ int main(int argc, char **argv) {
         }
 
         while (!dm.quit) {
-                r = ev_run_once_us(&dm.loop, vsock_dev_poll_wait_us(dm.dev));
-                vsock_dev_turn_end(dm.dev);
+                r = ev_run_once(&dm.loop, -1);
                 vsock_dev_notify(dm.dev);
                 vsock_dev_gc(dm.dev);
                 if (r < 0) {

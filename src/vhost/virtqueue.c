@@ -101,7 +101,7 @@ bool vq_ready(const struct vq *vq) {
 }
 
 static void vq_set_avail_event(struct vq *vq) {
-        if (vq->event_idx && !vq->notify_off)
+        if (vq->event_idx)
                 st16(vq->used + 4 + 8u * vq->num, vq->last_avail);
 }
 
@@ -243,13 +243,6 @@ void vq_notify(struct vq *vq) {
                 uint64_t one = 1;
                 (void) !write(vq->call_fd, &one, sizeof(one));
         }
-}
-
-void vq_set_notify(struct vq *vq, bool on) {
-        vq->notify_off = !on;
-        if (!vq->used || vq->event_idx)
-                return;
-        st16(vq->used, on ? 0 : VRING_USED_F_NO_NOTIFY);
 }
 
 void vq_drain_kick(struct vq *vq) {

@@ -23,7 +23,6 @@
 #define VRING_DESC_F_WRITE 2
 #define VRING_DESC_F_INDIRECT 4
 #define VRING_AVAIL_F_NO_INTERRUPT 1
-#define VRING_USED_F_NO_NOTIFY 1
 
 struct vq {
         uint16_t num;                       /* queue size, 0 = not set */
@@ -41,7 +40,6 @@ struct vq {
         bool started;   /* has a kick fd */
         bool enabled;   /* SET_VRING_ENABLE(1), or implied without PROTOCOL_FEATURES */
         bool broken;    /* the guest corrupted the ring: no more processing until reset */
-        bool notify_off; /* polled: the guest is asked not to kick */
 
         struct ev_source kick; /* kick.fd */
         int call_fd;
@@ -93,10 +91,6 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len);
 /* Signals the call eventfd if the guest wants it (EVENT_IDX aware) and
  * something was pushed since the last call. */
 void vq_notify(struct vq *vq);
-
-/* Asks the guest to kick again (on) or to stop kicking (off) while the
- * device polls the ring instead. */
-void vq_set_notify(struct vq *vq, bool on);
 
 /* Reads the kick eventfd empty. */
 void vq_drain_kick(struct vq *vq);

@@ -31,15 +31,6 @@
  * rx chains as it takes (a Linux guest posts ~4 KiB buffers). */
 #define RX_BATCH_BYTES VSOCK_MAX_PAYLOAD
 #define RX_BATCH_CHAINS 64
-/* A wake-up that forwarded this many bytes from the guest means a bulk
- * stream: the guest is then asked not to kick for its tx ring, which the
- * device polls every poll_interval_us instead, until POLL_QUIET_TURNS polls
- * in a row find less. A guest streaming 64 KiB packets otherwise costs a
- * kick, a wake-up and an interrupt or two per packet; polled, it costs one
- * of each per few packets. Everything else (host sockets, the rx ring,
- * QEMU) still wakes the loop as it comes. */
-#define POLL_BUSY_BYTES (16 * 1024)
-#define POLL_QUIET_TURNS 2
 
 enum conn_state {
         CONN_LINE,        /* host client: reading "CONNECT <port>\n" */
@@ -140,10 +131,6 @@ struct vsock_dev {
         struct vsock_conn *timer_head, *timer_tail;
 
         struct vsock_stats stats;
-        uint64_t moved; /* guest -> host payload bytes since the last look */
-        bool polling;
-        unsigned quiet_polls;
-        uint64_t next_poll; /* now_us() of the next poll */
         struct vq_elem elem;
         struct rx_batch batch;
 };
@@ -729,56 +716,6 @@ void vsock_dev_process_rx(struct vsock_dev *d) {
         }
 }
 
-/* ---- polling ---- */
-
-static void poll_set(struct vsock_dev *d, bool on) {
-        d->polling = on;
-        d->quiet_polls = 0;
-        vq_set_notify(d->tx, !on);
-}
-
-int64_t vsock_dev_poll_wait_us(const struct vsock_dev *d) {
-        uint64_t now;
-
-        if (!d->polling)
-                return -1;
-        now = now_us();
-        return now >= d->next_poll ? 0 : (int64_t) (d->next_poll - now);
-}
-
-void vsock_dev_turn_end(struct vsock_dev *d) {
-        uint64_t now;
-        bool busy;
-
-        if (!d->polling) {
-                busy = d->moved >= POLL_BUSY_BYTES;
-                d->moved = 0;
-                if (busy && d->cfg.poll_interval_us > 0) {
-                        poll_set(d, true);
-                        d->next_poll = now_us() + d->cfg.poll_interval_us;
-                }
-                return;
-        }
-        now = now_us();
-        if (now < d->next_poll)
-                return;
-        vsock_dev_process_tx(d);
-        busy = d->moved >= POLL_BUSY_BYTES;
-        d->moved = 0;
-        if (!busy && ++d->quiet_polls >= POLL_QUIET_TURNS) {
-                poll_set(d, false);
-                /* Kicks are asked for again when the ring is found empty:
-                 * look once more, so a packet the guest queued without a
-                 * kick while we polled is not left waiting. */
-                vsock_dev_process_tx(d);
-                d->moved = 0;
-                return;
-        }
-        if (busy)
-                d->quiet_polls = 0;
-        d->next_poll = now + d->cfg.poll_interval_us;
-}
-
 void vsock_dev_notify(struct vsock_dev *d) {
         vq_notify(d->rx);
         vq_notify(d->tx);
@@ -864,8 +801,6 @@ static int conn_forward(struct vsock_conn *c, const struct iovec *payload, unsig
         uint32_t cap = c->dev->cfg.tx_buffer_size;
         size_t off = 0;
         int r;
-
-        c->dev->moved += len;
 
         if (c->buf_len == 0) {
                 ssize_t k = writev(c->src.fd, payload, (int) n);

@@ -20,7 +20,6 @@
 
 #define VSOCK_DEFAULT_MAX_CONNECTIONS 1023
 #define VSOCK_DEFAULT_TX_BUFFER_SIZE (256 * 1024)
-#define VSOCK_DEFAULT_POLL_INTERVAL_US 500
 
 /* Firecracker's timeouts: a host client has this long to send its CONNECT
  * line, and its CONNECT then waits this long for the guest's RESPONSE (in
@@ -43,7 +42,6 @@ struct vsock_dev_config {
         const char *vm_name;    /* NULL: only the services' global switches count */
         unsigned max_connections;
         uint32_t tx_buffer_size; /* bytes buffered per connection towards the host */
-        uint32_t poll_interval_us; /* poll the rings this often during bulk transfers; 0 never */
         unsigned max_pending_clients; /* 0: VSOCK_DEFAULT_MAX_PENDING_CLIENTS */
 };
 
@@ -74,15 +72,6 @@ void vsock_dev_process_tx(struct vsock_dev *d);
 
 /* The guest kicked rx, or something waits for it: fill rx buffers. */
 void vsock_dev_process_rx(struct vsock_dev *d);
-
-/* How long the loop may wait for events before the device wants to poll
- * its tx ring: -1 (no polling: wait for kicks), or microseconds, 0 when a
- * poll is due. Polling runs while the guest streams in bulk. */
-int64_t vsock_dev_poll_wait_us(const struct vsock_dev *d);
-
-/* Ends a loop turn, before vsock_dev_notify(): polls the tx ring when that
- * is due, and decides from what it moved whether to go on polling. */
-void vsock_dev_turn_end(struct vsock_dev *d);
 
 /* Signals the guest (call eventfds, EVENT_IDX rules) for every buffer used
  * since the last call: once per loop turn, not once per packet. Call after

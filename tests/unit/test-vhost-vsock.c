@@ -68,7 +68,6 @@ static int setup(void **state) {
                 .max_connections = 4,
                 .tx_buffer_size = 4096,
                 .max_pending_clients = 2,
-                .poll_interval_us = 1, /* only tests that end turns ever poll */
         };
 
         memset(&f, 0, sizeof(f));
@@ -913,65 +912,6 @@ static void test_credit_small_guest_window(void **state) {
                 assert_int_equal(read_exact(fd, sink, sizeof(sink)), 0);
 }
 
-/* The avail_event field of the fake guest's tx ring: where it wants a kick. */
-static uint16_t tx_avail_event(struct fixture *f) {
-        const uint8_t *p = f->g.mem + f->g.ftx.used + 4 + 8u * FG_NUM;
-
-        return (uint16_t) (p[0] | p[1] << 8);
-}
-
-/* Ends loop turns until a poll is due and done. */
-static void poll_turn(struct fixture *f) {
-        while (vsock_dev_poll_wait_us(f->dev) > 0)
-                ;
-        vsock_dev_turn_end(f->dev);
-        vsock_dev_notify(f->dev);
-}
-
-static void test_bulk_guest_is_polled(void **state) {
-        struct fixture *f = *state;
-        _cleanup_close_ int fd = -1;
-        static char payload[4000], sink[20100];
-        struct vsock_hdr h;
-        uint16_t asked;
-
-        fg_post_rx(&f->g, 16, 256);
-        fd = connect_ok(f, 30);
-        vsock_dev_turn_end(f->dev);
-        /* Small traffic: woken by kicks, as before. */
-        assert_int_equal(vsock_dev_poll_wait_us(f->dev), -1);
-        for (int i = 0; i < 5; i++) {
-                h = fg_hdr(&f->g, 30, PORT_OK, VSOCK_OP_RW, sizeof(payload));
-                fg_send(&f->g, &h, payload, FG_ONE_DESC);
-        }
-        run(f);
-        vsock_dev_turn_end(f->dev);
-        /* 20000 bytes in one wake-up: a bulk stream, polled from now on. */
-        assert_true(vsock_dev_poll_wait_us(f->dev) >= 0);
-        asked = tx_avail_event(f);
-        assert_int_equal(asked, f->g.ftx.avail_idx);
-
-        /* The poll takes what the guest queued without kicking, and finding
-         * the ring empty does not ask for kicks again. */
-        h = fg_hdr(&f->g, 30, PORT_OK, VSOCK_OP_RW, 100);
-        fg_send(&f->g, &h, payload, FG_ONE_DESC);
-        poll_turn(f);
-        assert_int_equal(fg_tx_used(&f->g), f->g.ftx.avail_idx);
-        assert_int_equal(tx_avail_event(f), asked);
-        assert_int_equal(read_exact(fd, sink, 20100), 0);
-
-        /* Quiet polls end polling; the guest is asked to kick again, and
-         * what it queued meanwhile is not left behind. */
-        h = fg_hdr(&f->g, 30, PORT_OK, VSOCK_OP_RW, 10);
-        fg_send(&f->g, &h, payload, FG_ONE_DESC);
-        for (int i = 0; i < 5 && vsock_dev_poll_wait_us(f->dev) >= 0; i++)
-                poll_turn(f);
-        assert_int_equal(vsock_dev_poll_wait_us(f->dev), -1);
-        assert_int_equal(tx_avail_event(f), f->g.ftx.avail_idx);
-        assert_int_equal(fg_tx_used(&f->g), f->g.ftx.avail_idx);
-        assert_int_equal(read_exact(fd, sink, 10), 0);
-}
-
 /* The used_event field of the fake guest's rx ring (EVENT_IDX). */
 static void set_rx_used_event(struct fixture *f, uint16_t v) {
         uint8_t *p = f->g.mem + f->g.frx.avail + 4 + 2u * FG_NUM;
@@ -1047,7 +987,6 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_credit_update_threshold, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_credit_blocked_guest_hears, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_credit_small_guest_window, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bulk_guest_is_polled, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_notify_once_per_turn, setup, teardown),
         };
         char *err = NULL;
