@@ -2,13 +2,13 @@
 /*
  * The CPU-time peer of hvsock-vhost in bench/bench-vhost: a plain copy of the
  * same bytes through a UNIX socketpair, with the copying process measured
- * exactly like hvsock-vhost (utime+stime from /proc/<pid>/stat, before and
+ * exactly like hvsock-vhost (CPU time from /proc/<pid>/schedstat, before and
  * after). The measured child plays the device: "out" writes SIZE bytes from
  * its memory into the socket (guest -> host), "in" reads them from the socket
  * into its memory (host -> guest); the parent is the other end, unmeasured.
  *
  *   bench-copy [--size BYTES[K|M|G]] [--chunk BYTES[K|M]] [--direction out|in]
- * Prints: BENCH-COPY <direction> <chunk> <ticks> <bytes> <ticks per second> <seconds>
+ * Prints: BENCH-COPY <direction> <chunk> <cpu ns> <bytes> <ns per second> <seconds>
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,26 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long cpu_ticks(pid_t pid) {
-        char path[64], buf[1024], *p;
-        unsigned long long ut, st;
-        ssize_t n;
-        int fd;
-
-        snprintf(path, sizeof(path), "/proc/%ld/stat", (long) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -1;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return -1;
-        buf[n] = '\0';
-        p = strrchr(buf, ')');
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-                return -1;
-        return (long long) (ut + st);
-}
+#include "cpu-time.h"
 
 static double now_s(void) {
         struct timespec ts;
@@ -154,21 +135,21 @@ int main(int argc, char **argv) {
                 _exit(0);
         }
         close(sv[1]);
-        t0 = cpu_ticks(pid);
+        t0 = cpu_ns(pid);
         s0 = now_s();
         if (write(go[1], &b, 1) != 1 || pump(sv[0], size, 1 << 20, !out) < 0 || read(done[0], &b, 1) != 1) {
                 fprintf(stderr, "bench-copy: the copy failed\n");
                 return 1;
         }
         s1 = now_s();
-        t1 = cpu_ticks(pid);
+        t1 = cpu_ns(pid);
         close(go[1]);
         if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || t0 < 0 || t1 < 0) {
                 fprintf(stderr, "bench-copy: the copier failed\n");
                 return 1;
         }
         printf("BENCH-COPY %s %" PRIu64 " %lld %" PRIu64 " %ld %.3f\n", out ? "out" : "in", chunk, t1 - t0, size,
-               sysconf(_SC_CLK_TCK), s1 - s0);
+               CPU_NS_PER_SECOND, s1 - s0);
         return 0;
 usage:
         fprintf(stderr, "usage: bench-copy [--size BYTES[K|M|G]] [--chunk BYTES[K|M]] [--direction out|in]\n");

@@ -102,6 +102,18 @@ struct rx_batch {
         struct iovec rd[VQ_IOV_MAX]; /* the payload parts, for readv */
 };
 
+/* Guest -> host: the RW payloads of consecutive packets for one
+ * connection, written with one writev (one wake-up of the host reader)
+ * before their chains go back to the guest. */
+#define GATHER_PACKETS 16
+struct tx_gather {
+        struct vsock_conn *c;
+        uint32_t len;
+        unsigned n_iov, n_heads;
+        uint16_t heads[GATHER_PACKETS];
+        struct iovec iov[VQ_IOV_MAX];
+};
+
 struct vsock_dev {
         struct vsock_dev_config cfg;
         char *uds_path, *config_dir, *vm_name;
@@ -133,6 +145,7 @@ struct vsock_dev {
         struct vsock_stats stats;
         struct vq_elem elem;
         struct rx_batch batch;
+        struct tx_gather gather;
 };
 
 static void conn_reset(struct vsock_conn *c, bool send_rst);
@@ -910,26 +923,62 @@ static void conn_response(struct vsock_conn *c) {
         conn_mark_pending(c);
 }
 
-static void handle_packet(struct vsock_dev *d, const struct vq_elem *e) {
-        struct iovec payload[VQ_IOV_MAX];
+/* Writes the gathered payloads to their host socket at once, then gives
+ * their chains back to the guest (only now: the iovecs point into them). */
+static void gather_flush(struct vsock_dev *d) {
+        struct tx_gather *g = &d->gather;
+
+        if (g->c && !g->c->dead && conn_forward(g->c, g->iov, g->n_iov, g->len) < 0)
+                conn_reset(g->c, true);
+        for (unsigned i = 0; i < g->n_heads; i++)
+                vq_push(d->tx, g->heads[i], 0);
+        g->c = NULL;
+        g->len = 0;
+        g->n_iov = g->n_heads = 0;
+}
+
+/* Whether an RW packet of c can join the gathered ones. */
+static bool gather_fits(const struct vsock_dev *d, const struct vsock_conn *c, const struct vq_elem *e) {
+        const struct tx_gather *g = &d->gather;
+
+        return g->c == c && g->n_heads < GATHER_PACKETS && e->n_out <= VQ_IOV_MAX - g->n_iov;
+}
+
+static void gather_add(struct vsock_dev *d, struct vsock_conn *c, const struct vq_elem *e, uint32_t len) {
+        struct tx_gather *g = &d->gather;
+        size_t got;
+
+        g->c = c;
+        /* Fits: gather_fits checked the chain's entry count. */
+        g->n_iov += iov_slice(g->iov + g->n_iov, VQ_IOV_MAX - g->n_iov, e->out, e->n_out, VSOCK_HDR_SIZE, len, &got);
+        g->len += len;
+        g->heads[g->n_heads++] = e->head;
+}
+
+/* Handles one guest packet. Returns true when its chain joined the gather
+ * (gather_flush gives it back), false when the caller gives it back now. */
+static bool handle_packet(struct vsock_dev *d, const struct vq_elem *e) {
         uint8_t raw[VSOCK_HDR_SIZE];
         struct vsock_hdr h;
         struct vsock_conn *c;
-        unsigned n;
-        size_t got;
-        int r;
 
         if (e->out_len < VSOCK_HDR_SIZE) {
                 d->stats.dropped_malformed++;
-                return;
+                return false;
         }
         iov_to_buf(e->out, e->n_out, 0, raw, sizeof(raw));
         vsock_hdr_parse(raw, &h);
         if (h.src_cid != d->cfg.guest_cid) {
                 d->stats.dropped_cid++;
-                return;
+                return false;
         }
         c = conn_find(d, h.src_port, h.dst_port);
+        /* Anything but more data for the gathered connection goes after
+         * what was gathered; the write may end that connection. */
+        if (d->gather.n_heads > 0 && !(h.op == VSOCK_OP_RW && gather_fits(d, c, e))) {
+                gather_flush(d);
+                c = conn_find(d, h.src_port, h.dst_port);
+        }
         if (h.len > e->out_len - VSOCK_HDR_SIZE || h.len > VSOCK_MAX_PAYLOAD) {
                 /* A malformed frame ends its connection, nothing else. */
                 d->stats.dropped_malformed++;
@@ -937,31 +986,31 @@ static void handle_packet(struct vsock_dev *d, const struct vq_elem *e) {
                         conn_reset(c, true);
                 else if (h.op != VSOCK_OP_RST)
                         queue_rst(d, h.src_port, h.dst_port);
-                return;
+                return false;
         }
         if (h.op == VSOCK_OP_RST) {
                 if (c)
                         conn_reset(c, false);
-                return;
+                return false;
         }
         if (h.dst_cid != VSOCK_CID_HOST || h.type != VSOCK_TYPE_STREAM) {
                 if (c)
                         conn_reset(c, true);
                 else
                         queue_rst(d, h.src_port, h.dst_port);
-                return;
+                return false;
         }
         if (h.op == VSOCK_OP_REQUEST) {
                 if (c) {
                         conn_reset(c, true);
-                        return;
+                        return false;
                 }
                 guest_connect(d, &h);
-                return;
+                return false;
         }
         if (!c) {
                 queue_rst(d, h.src_port, h.dst_port);
-                return;
+                return false;
         }
         c->peer_buf_alloc = h.buf_alloc;
         c->peer_fwd_cnt = h.fwd_cnt;
@@ -981,11 +1030,8 @@ static void handle_packet(struct vsock_dev *d, const struct vq_elem *e) {
                 }
                 if (h.len == 0)
                         break;
-                n = iov_slice(payload, VQ_IOV_MAX, e->out, e->n_out, VSOCK_HDR_SIZE, h.len, &got);
-                r = conn_forward(c, payload, n, h.len);
-                if (r < 0)
-                        conn_reset(c, true);
-                break;
+                gather_add(d, c, e, h.len);
+                return true;
         case VSOCK_OP_CREDIT_UPDATE:
                 break; /* the credit fields were taken above */
         case VSOCK_OP_CREDIT_REQUEST:
@@ -996,6 +1042,7 @@ static void handle_packet(struct vsock_dev *d, const struct vq_elem *e) {
                 conn_reset(c, true);
                 break;
         }
+        return false;
 }
 
 void vsock_dev_process_tx(struct vsock_dev *d) {
@@ -1012,9 +1059,10 @@ void vsock_dev_process_tx(struct vsock_dev *d) {
                         d->stats.dropped_malformed++;
                         continue;
                 }
-                handle_packet(d, &d->elem);
-                vq_push(d->tx, d->elem.head, 0);
+                if (!handle_packet(d, &d->elem))
+                        vq_push(d->tx, d->elem.head, 0);
         }
+        gather_flush(d);
         vsock_dev_process_rx(d);
 }
 

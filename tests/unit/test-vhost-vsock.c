@@ -912,6 +912,45 @@ static void test_credit_small_guest_window(void **state) {
                 assert_int_equal(read_exact(fd, sink, sizeof(sink)), 0);
 }
 
+/* Payloads gathered for one write keep their order against other
+ * connections' packets and against the connection's own SHUTDOWN. */
+static void test_gathered_writes_keep_order(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int a = -1, b = -1;
+        static uint8_t data[3000], got[3000];
+        struct vsock_hdr h;
+        size_t off_a = 0, off_b = 0;
+
+        pattern(data, sizeof(data), 0);
+        fg_post_rx(&f->g, 16, 256);
+        a = connect_ok(f, 31);
+        b = connect_ok(f, 32);
+        /* a a b a a(SHUTDOWN) b, all in the ring before one pass. */
+        const struct { uint32_t port; size_t len; } seq[] = {
+                { 31, 500 }, { 31, 700 }, { 32, 300 }, { 31, 800 }, { 31, 0 }, { 32, 600 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(seq); i++) {
+                size_t *off = seq[i].port == 31 ? &off_a : &off_b;
+
+                if (seq[i].len == 0) {
+                        h = fg_hdr(&f->g, 31, PORT_OK, VSOCK_OP_SHUTDOWN, 0);
+                        h.flags = VSOCK_SHUTDOWN_SEND;
+                        fg_send(&f->g, &h, NULL, FG_ONE_DESC);
+                        continue;
+                }
+                h = fg_hdr(&f->g, seq[i].port, PORT_OK, VSOCK_OP_RW, (uint32_t) seq[i].len);
+                fg_send(&f->g, &h, data + *off, i % 2 ? FG_ONE_DESC : FG_HDR_THEN_PAYLOAD);
+                *off += seq[i].len;
+        }
+        run(f);
+        assert_int_equal(fg_tx_used(&f->g), f->g.ftx.avail_idx);
+        assert_int_equal(read_exact(a, got, off_a), 0);
+        assert_memory_equal(got, data, off_a);
+        assert_int_equal(read(a, got, 1), 0); /* the SHUTDOWN came after a's data */
+        assert_int_equal(read_exact(b, got, off_b), 0);
+        assert_memory_equal(got, data, off_b);
+}
+
 /* The used_event field of the fake guest's rx ring (EVENT_IDX). */
 static void set_rx_used_event(struct fixture *f, uint16_t v) {
         uint8_t *p = f->g.mem + f->g.frx.avail + 4 + 2u * FG_NUM;
@@ -987,6 +1026,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_credit_update_threshold, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_credit_blocked_guest_hears, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_credit_small_guest_window, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_gathered_writes_keep_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_notify_once_per_turn, setup, teardown),
         };
         char *err = NULL;

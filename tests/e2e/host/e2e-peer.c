@@ -16,8 +16,8 @@
  *   e2e-peer expect MIB SEED     prints the hash line of a stream
  *
  * Results are one line each on stdout: E2E-PEER-<WHAT>-OK|FAIL ...
- * --cpu-pid PID adds "E2E-PEER-CPU <ticks> <bytes> <ticks per second>": the
- * utime+stime of PID (hvsock-vhost) from /proc/PID/stat over the transfer.
+ * --cpu-pid PID adds "E2E-PEER-CPU <ns> <bytes> <ns per second>": the CPU time
+ * of PID (hvsock-vhost) from /proc/PID/schedstat over the transfer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../cpu-time.h"
 #include "../stream.h"
 
 static bool fast;
@@ -45,36 +46,11 @@ static double now_s(void) {
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-/* utime + stime of pid in clock ticks, or -1. */
-static long long cpu_ticks(long pid) {
-        char path[64], buf[1024], *p;
-        unsigned long long ut, st;
-        ssize_t n;
-        int fd;
-
-        if (pid <= 0)
-                return -1;
-        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -1;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return -1;
-        buf[n] = '\0';
-        /* comm may hold spaces and parentheses: fields count from the last ')'. */
-        p = strrchr(buf, ')');
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-                return -1;
-        return (long long) (ut + st);
-}
-
 static void report_cpu(long long t0, uint64_t bytes) {
-        long long t1 = cpu_ticks(cpu_pid);
+        long long t1 = cpu_ns(cpu_pid);
 
         if (cpu_pid > 0 && t0 >= 0 && t1 >= 0)
-                printf("E2E-PEER-CPU %lld %" PRIu64 " %ld\n", t1 - t0, bytes, sysconf(_SC_CLK_TCK));
+                printf("E2E-PEER-CPU %lld %" PRIu64 " %ld\n", t1 - t0, bytes, CPU_NS_PER_SECOND);
 }
 
 static int read_line(int fd, char *line, size_t size) {
@@ -113,7 +89,7 @@ static int unix_sockaddr(const char *path, struct sockaddr_un *sa) {
 static int serve_one(int fd, const char *mode, uint64_t mib, uint64_t seed) {
         static char buf[STREAM_BLOCK];
         char line[STREAM_LINE_MAX];
-        long long t0 = cpu_ticks(cpu_pid);
+        long long t0 = cpu_ns(cpu_pid);
         uint64_t hash, len, got_hash, got_len;
 
         if (strcmp(mode, "echo") == 0) {
@@ -278,7 +254,7 @@ static int conn_end(struct conn *c) {
 static int cmd_send(struct conn *c, uint64_t mib, uint64_t seed) {
         char line[STREAM_LINE_MAX];
         uint64_t hash, got_hash, got_len;
-        long long t0 = cpu_ticks(cpu_pid);
+        long long t0 = cpu_ns(cpu_pid);
         double s0 = now_s(), secs;
         int st;
 
@@ -306,7 +282,7 @@ static int cmd_send(struct conn *c, uint64_t mib, uint64_t seed) {
 
 static int cmd_recv(struct conn *c, uint64_t mib, uint64_t seed) {
         uint64_t hash, len, want = fast ? 0 : stream_expected(mib, seed);
-        long long t0 = cpu_ticks(cpu_pid);
+        long long t0 = cpu_ns(cpu_pid);
         double s0 = now_s(), secs;
         int st;
 
