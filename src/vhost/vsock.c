@@ -67,6 +67,7 @@ struct vsock_conn {
         bool guest_no_send, guest_no_recv;
         bool host_shut_wr;
         bool out_armed; /* EPOLLOUT watched: only while buf holds bytes */
+        bool in_unwatched; /* EPOLLIN not watched: host data waits unread */
         bool dead;
 
         /* When it gives up (now_ms()), 0 for never: a host CONNECT waiting
@@ -198,18 +199,32 @@ static void conn_unlink(struct vsock_conn *c) {
  * socket) would wake the device for nothing. */
 #define CONN_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
 
-/* Watches EPOLLOUT or stops. Re-arming reports a socket that is already
- * writable, so no edge is lost in between. Returns 0 or -errno. */
-static int conn_watch_out(struct vsock_conn *c, bool on) {
+/* Sets which edges of the host socket we watch. Re-arming reports a socket
+ * that is already readable or writable, so no edge is lost in between.
+ * Returns 0 or -errno. */
+static int conn_watch(struct vsock_conn *c, bool in, bool out) {
         int r;
 
-        if (c->out_armed == on)
+        if (c->in_unwatched == !in && c->out_armed == out)
                 return 0;
-        r = ev_mod(c->dev->loop, &c->src, CONN_EVENTS | (on ? EPOLLOUT : 0));
+        r = ev_mod(c->dev->loop, &c->src, (in ? CONN_EVENTS : EPOLLET) | (out ? EPOLLOUT : 0));
         if (r < 0)
                 return r;
-        c->out_armed = on;
+        c->in_unwatched = !in;
+        c->out_armed = out;
         return 0;
+}
+
+static int conn_watch_out(struct vsock_conn *c, bool on) {
+        return conn_watch(c, !c->in_unwatched, on);
+}
+
+/* EPOLLIN matters only while we wait for the host to write. While its data
+ * sits unread (the guest has no credit or no rx buffer for it), each further
+ * write of the host would wake us for nothing: we come back to it when the
+ * guest's credit or buffers arrive. EPOLLHUP is reported regardless. */
+static int conn_watch_in(struct vsock_conn *c) {
+        return conn_watch(c, !c->host_readable, c->out_armed);
 }
 
 static struct vsock_conn *conn_new(struct vsock_dev *d, int fd, enum conn_state state) {
@@ -719,6 +734,8 @@ void vsock_dev_process_rx(struct vsock_dev *d) {
                 if (!c)
                         break;
                 r = conn_emit(c);
+                if (!c->dead && conn_watch_in(c) < 0)
+                        conn_reset(c, true);
                 if (r == 0) {
                         if (!c->dead)
                                 pending_push_front(d, c);

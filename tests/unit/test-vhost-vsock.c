@@ -798,6 +798,44 @@ static void test_rx_batch_respects_credit(void **state) {
         assert_int_equal(f->g.rx.last_avail, 1 + 7);
 }
 
+/* While the host's data waits for the guest's credit, more writes of the
+ * host do not wake the device; once the guest makes room the data flows,
+ * and after the host socket is read empty, a write wakes it again. */
+static void test_blocked_host_does_not_wake(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = -1;
+        static char big[5000], got[4096];
+        struct vsock_hdr h;
+        uint32_t total = 0;
+
+        fg_post_rx(&f->g, 32, 1024);
+        fd = connect_credit(f, 33, 3000);
+        assert_int_equal(write(fd, big, sizeof(big)), (ssize_t) sizeof(big));
+        run(f);
+        while (fg_recv(&f->g, &h, got, sizeof(got)) == 1)
+                total += h.len;
+        assert_int_equal(total, 3000);
+        assert_int_equal(write(fd, big, 100), 100);
+        assert_int_equal(ev_run_once(&f->loop, 0), 0);
+
+        /* The guest consumed all: the rest (2100 bytes) comes without a
+         * host event, then the socket is empty and watched again. */
+        h = fg_hdr(&f->g, 33, PORT_OK, VSOCK_OP_CREDIT_UPDATE, 0);
+        h.buf_alloc = 3000;
+        h.fwd_cnt = 3000;
+        fg_send(&f->g, &h, NULL, FG_ONE_DESC);
+        run(f);
+        while (fg_recv(&f->g, &h, got, sizeof(got)) == 1)
+                total += h.len;
+        assert_int_equal(total, 5100);
+        assert_int_equal(write(fd, big, 10), 10);
+        assert_int_equal(ev_run_once(&f->loop, 0), 1);
+        run(f);
+        while (fg_recv(&f->g, &h, got, sizeof(got)) == 1)
+                total += h.len;
+        assert_int_equal(total, 5110);
+}
+
 static void test_credit_update_threshold(void **state) {
         struct fixture *f = *state;
         _cleanup_close_ int fd = -1;
@@ -1007,6 +1045,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_layouts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_host_to_guest_and_credit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_blocked_host_does_not_wake, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_guest_exceeds_credit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wrong_cid_dropped, setup, teardown),
