@@ -51,6 +51,7 @@ enum phase {
         PHASE_EXEC,    /* waiting for EXEC */
         PHASE_RUNNING, /* the command runs; streams are relayed */
         PHASE_CLOSING, /* EXIT or ERROR queued: flush, shut down, drain, free */
+        PHASE_HANDED_OFF, /* a copy helper owns the connection: wait for it to exit */
 };
 
 struct session {
@@ -59,6 +60,7 @@ struct session {
         unsigned id;
         bool rejecting; /* refused as BUSY: counts against REJECTING_MAX only */
         enum phase phase;
+        unsigned version; /* negotiated from the HELLOs */
         char *auth_user; /* who AUTH authenticated (--auth pam), else NULL */
         struct watch sock;
         /* Indexed by channel: our ends of stdin, stdout, stderr. With a
@@ -416,8 +418,10 @@ static char *login_argv0(const char *shell) {
         return a;
 }
 
-/* Starts the request's command. On failure queues an ERROR saying why. */
-static void session_spawn(struct session *s, const struct session_exec *e) {
+/* Starts the request's command. On failure queues an ERROR saying why.
+ * sock >= 0: the command is a copy helper and gets the session's socket as
+ * stdin and stdout (and the daemon's stderr): the session is its from now. */
+static void session_spawn(struct session *s, const struct session_exec *e, int sock) {
         int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
         _cleanup_close_ int master = -1, slave = -1;
         _cleanup_free_ char *argv0 = NULL;
@@ -474,6 +478,9 @@ static void session_spawn(struct session *s, const struct session_exec *e) {
                         goto out;
                 }
                 sp.in = sp.out = sp.err = slave;
+        } else if (sock >= 0) {
+                sp.in = sp.out = sock;
+                sp.err = STDERR_FILENO;
         } else {
                 if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(err) < 0) {
                         session_fail(s, SESSION_E_INTERNAL, "cannot set up the command: %s", strerror(errno));
@@ -516,6 +523,12 @@ static void session_spawn(struct session *s, const struct session_exec *e) {
                 goto out;
         }
         s->pid = pid;
+        if (sock >= 0) {
+                /* The helper sends STARTED and everything after it. */
+                watch_close(s->srv, &s->sock);
+                s->phase = PHASE_HANDED_OFF;
+                goto out;
+        }
         if (sp.pty) {
                 s->pty = true;
                 s->pipe[SESSION_STDIN].fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
@@ -688,11 +701,13 @@ static void handle_frame(struct session *s, const struct session_frame *f) {
                                      session_type_name(f->type));
                         return;
                 }
-                if (session_version_choose(&ours, &theirs) < 0) {
+                r = session_version_choose(&ours, &theirs);
+                if (r < 0) {
                         session_fail(s, SESSION_E_VERSION, "client speaks versions %u..%u, this daemon %u..%u",
                                      theirs.min_version, theirs.max_version, ours.min_version, ours.max_version);
                         return;
                 }
+                s->version = (unsigned) r;
                 s->phase = s->srv->auth == SESSION_SERVER_AUTH_PAM ? PHASE_AUTH : PHASE_EXEC;
                 return;
         case PHASE_AUTH:
@@ -740,45 +755,60 @@ static void handle_frame(struct session *s, const struct session_frame *f) {
                                 return;
                         }
                 }
-                session_spawn(s, &e);
+                session_spawn(s, &e, -1);
                 session_exec_done(&e);
                 return;
         case PHASE_RUNNING:
                 handle_running(s, f);
                 return;
         case PHASE_CLOSING:
+        case PHASE_HANDED_OFF:
                 return;
         }
 }
 
-/* A PUT or GET runs this daemon's own binary as the copy helper
- * (copy.c): it reads or writes the archive on its stdin or stdout, which
- * the session relays like any command's, with the same flow control. */
+/* A PUT or GET runs this daemon's own binary as the copy helper (copy.c)
+ * and hands it the connection, so the archive goes between the socket and
+ * the files without passing through this process and a pipe. The client
+ * sends nothing between its request and STARTED, and this daemon has
+ * nothing queued once it read a request (the client waited for its
+ * HELLO): the helper starts on a clean frame boundary both ways. */
 static void session_start_copy(struct session *s, const struct session_copy *c) {
         _cleanup_free_ char **argv = NULL;
-        char flags[16];
+        char flags[16], version[16];
         struct session_exec e = {};
 
+        if (session_parser_pending(s->in) > 0) {
+                session_fail(s, SESSION_E_PROTOCOL, "frames after the %s request before STARTED",
+                             session_type_name(c->type));
+                return;
+        }
+        if (session_out_len(&s->out) > 0) {
+                session_fail(s, SESSION_E_INTERNAL, "file copy: the session is not idle");
+                return;
+        }
         if (!s->srv->self_exe) {
                 session_fail(s, SESSION_E_UNSUPPORTED, "file copy: the daemon cannot find its own binary");
                 return;
         }
-        argv = calloc(c->count + 5, sizeof(char *));
+        argv = calloc(c->count + 6, sizeof(char *));
         if (!argv) {
                 session_fail(s, SESSION_E_INTERNAL, "out of memory");
                 return;
         }
         snprintf(flags, sizeof(flags), "%u", c->flags);
+        snprintf(version, sizeof(version), "%u", s->version);
         argv[0] = s->srv->self_exe;
         argv[1] = (char *) COPY_HELPER_OPTION;
         argv[2] = (char *) (c->type == SESSION_PUT ? "receive" : "send");
-        argv[3] = flags;
+        argv[3] = version;
+        argv[4] = flags;
         for (size_t i = 0; i < c->count; i++)
-                argv[4 + i] = c->paths[i];
+                argv[5 + i] = c->paths[i];
         e.argv = argv;
-        e.argc = c->count + 4;
+        e.argc = c->count + 5;
         e.user = s->auth_user;
-        session_spawn(s, &e);
+        session_spawn(s, &e, s->sock.fd);
 }
 
 static const char *parse_error_text(int r) {
@@ -789,7 +819,7 @@ static const char *parse_error_text(int r) {
 static void session_read(struct session *s) {
         struct session_frame f;
 
-        while (!s->peer_eof) {
+        while (!s->peer_eof && s->phase != PHASE_HANDED_OFF) {
                 uint8_t scratch[4096];
                 size_t space = sizeof(scratch);
                 /* A session being closed only drains what its peer still sends. */
@@ -907,6 +937,14 @@ static bool session_progress(struct session *s) {
         uint32_t ev;
         int r;
 
+        if (s->phase == PHASE_HANDED_OFF) {
+                if (!s->reaped)
+                        return true;
+                if (!WIFEXITED(s->wstatus) || WEXITSTATUS(s->wstatus) > 1)
+                        log_session(s, "the copy helper failed (status 0x%x)", (unsigned) s->wstatus);
+                session_free(s);
+                return false;
+        }
         if (s->phase == PHASE_RUNNING) {
                 if (s->deadline && !s->reaped && now_ms() >= s->deadline && !s->timed_out) {
                         s->timed_out = true;
