@@ -19,6 +19,9 @@
 /* What a receiver grants beyond the initial window as soon as the copy
  * starts, so the sender never waits for a grant's round trip. */
 #define GRANT_AHEAD (4u * 1024u * 1024u - SESSION_WINDOW_INITIAL)
+/* Archive credit goes back in batches while more data is at hand: a
+ * WINDOW per frame would cost each side a syscall and a wakeup per frame. */
+#define GRANT_BATCH (1024u * 1024u)
 /* Room kept behind the data for WINDOW, EOF, EXIT and ERROR frames. */
 #define CONTROL_ROOM (2u * SESSION_HEADER_SIZE + SESSION_ERROR_MESSAGE_MAX + 256u)
 #define OUT_CAP (OUT_FRAMES * SESSION_FRAME_MAX + CONTROL_ROOM)
@@ -222,14 +225,18 @@ static int process_buffered(struct copy_link *l, bool want_data) {
         return l->error;
 }
 
-/* Encodes grants and (helper) messages. Only between frames being filled. */
-static void queue_control(struct copy_link *l) {
-        for (int ch = 0; ch < 3; ch++)
-                if (l->grant[ch] > 0 && session_out_u32(&l->out, SESSION_WINDOW, (uint8_t) ch, l->grant[ch]) == 0) {
+/* Encodes grants and (helper) messages. Only between frames being filled.
+ * Archive credit waits for a batch unless this side is about to wait. */
+static void queue_control(struct copy_link *l, bool waiting) {
+        for (int ch = 0; ch < 3; ch++) {
+                if (l->grant[ch] == 0 || (ch == l->data_ch && !waiting && l->grant[ch] < GRANT_BATCH))
+                        continue;
+                if (session_out_u32(&l->out, SESSION_WINDOW, (uint8_t) ch, l->grant[ch]) == 0) {
                         if (ch == SESSION_STDIN)
                                 l->window += l->grant[ch];
                         l->grant[ch] = 0;
                 }
+        }
         if (l->server && l->msg_len > 0 && l->err_credit > 0 && session_out_free(&l->out) > SESSION_HEADER_SIZE) {
                 size_t k = l->msg_len;
 
@@ -269,6 +276,16 @@ static int receive_some(struct copy_link *l) {
  * of that did anything. Returns 1 when an archive frame is held (want_data),
  * 2 when wait_fd is readable, 0 to check again, or -errno.
  */
+static void send_queued(struct copy_link *l) {
+        if (l->closed || session_out_len(&l->out) == 0)
+                return;
+        if (session_out_flush(&l->out, l->sock) < 0) {
+                /* EPIPE and the like: the peer is gone; what it said is still read. */
+                l->closed = l->lost = true;
+                l->out.start = l->out.end = 0;
+        }
+}
+
 static int io_round(struct copy_link *l, bool want_data, int wait_fd) {
         struct pollfd p[2];
         int r;
@@ -277,17 +294,15 @@ static int io_round(struct copy_link *l, bool want_data, int wait_fd) {
         if (r != 0)
                 return r;
         if (!l->open)
-                queue_control(l);
-        if (!l->closed && session_out_len(&l->out) > 0) {
-                r = session_out_flush(&l->out, l->sock);
-                if (r < 0) {
-                        /* EPIPE and the like: the peer is gone; what it said is still read. */
-                        l->closed = l->lost = true;
-                        l->out.start = l->out.end = 0;
-                }
-        }
+                queue_control(l, false);
+        send_queued(l);
         if (!l->closed && receive_some(l) > 0)
                 return process_buffered(l, want_data);
+        /* Nothing more to read now: no grant may be held back while waiting. */
+        if (!l->open) {
+                queue_control(l, true);
+                send_queued(l);
+        }
         p[0] = (struct pollfd) { .fd = l->sock, .events = 0 };
         if (!l->closed)
                 p[0].events = POLLIN | (session_out_len(&l->out) > 0 ? POLLOUT : 0);
@@ -411,10 +426,7 @@ void copy_link_fill(struct copy_link *l, size_t n) {
         close_frame(l);
         /* Sent at once when the socket takes it, so the receiver works
          * on this frame while the next one is read. */
-        if (!l->closed && session_out_flush(&l->out, l->sock) < 0) {
-                l->closed = l->lost = true;
-                l->out.start = l->out.end = 0;
-        }
+        send_queued(l);
 }
 
 int copy_link_write(struct copy_link *l, const void *data, size_t n) {
