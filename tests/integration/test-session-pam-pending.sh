@@ -183,6 +183,47 @@ wait_no_children "the daemon reaps it: no zombie"
 pass "the closed session's command never ran"
 expect 0 "the daemon goes on serving" "$H" exec loopback --credential-file "$T/good" -- true
 
+# ---- cp: the PAM process runs the copy helper in its PAM session ----
+wait_pam_settled
+head -c 300000 /dev/urandom >"$T/cp-src"
+expect 0 "cp to the daemon through PAM" "$H" cp --credential-file "$T/good" "$T/cp-src" "loopback:$T/cp-put"
+cmp -s "$T/cp-src" "$T/cp-put" || fail "the file copied through PAM differs"
+pass "the file copied through PAM is intact"
+wait_file_text "$T/pam.log" "close_session"
+check_eq "open_session $ME
+close_session $ME" "$(cat "$T/pam.log")" "the copy runs in a PAM session, closed after it"
+: >"$T/pam.log"
+expect 0 "cp from the daemon through PAM" "$H" cp --credential-file "$T/good" "loopback:$T/cp-src" "$T/cp-get"
+cmp -s "$T/cp-src" "$T/cp-get" || fail "the file fetched through PAM differs"
+pass "the file fetched through PAM is intact"
+wait_pam_settled
+if [ "$ME" = root ]; then
+        # The user may pass through the test's directory (not list it) into one it may write.
+        chmod 711 "$T"
+        mkdir -m 1777 "$T/cp-drop"
+        expect 0 "cp as another user, through PAM" "$H" cp --credential-file "$T/nobody" "$T/cp-src" "loopback:$T/cp-drop/f"
+        check_eq nobody "$(stat -c %U "$T/cp-drop/f")" "the copy helper runs as the authenticated user"
+        echo secret >"$T/cp-secret"
+        chmod 600 "$T/cp-secret"
+        expect 1 "cp of a file the user may not read" "$H" cp --credential-file "$T/nobody" "loopback:$T/cp-secret" "$T/cp-stolen"
+        [ ! -e "$T/cp-stolen" ] || fail "the copy helper read a file its user may not read"
+        pass "the copy helper has the user's rights, not the daemon's"
+        wait_pam_settled
+fi
+
+# A copy whose client goes away while its PAM transaction is pending.
+arm_gate
+bg "$H" cp --credential-file "$T/good" "$T/cp-src" "loopback:$T/cp-closed"
+C=$BG
+wait_file_text "$T/gate-reached" reached
+PAM_PID=$(cat "$T/gate.pid")
+kill -KILL "$C"
+wait_exit "$C" "the cp client killed while its PAM was pending"
+wait_gone "$PAM_PID" "the daemon kills the pending PAM process of a closed copy"
+wait_no_children "the daemon reaps it: no zombie"
+[ ! -e "$T/cp-closed" ] || fail "the closed copy wrote its file"
+pass "the closed copy wrote nothing"
+
 # ---- no descriptor left behind ----
 wait_no_children "every session's processes are gone"
 _i=0
