@@ -16,6 +16,7 @@
 
 /* Options that take only a long name. */
 #define OPT_CREDENTIAL_FILE 0x100
+#define OPT_SYNC 0x101
 
 struct cp_args {
         const char *credential_file;
@@ -41,6 +42,7 @@ static int cp_parse(const struct cli_command *cmd, int argc, char **argv, struct
                 { "recursive", no_argument, NULL, 'r' },
                 { "preserve", no_argument, NULL, 'p' },
                 { "credential-file", required_argument, NULL, OPT_CREDENTIAL_FILE },
+                { "sync", no_argument, NULL, OPT_SYNC },
                 {},
         };
         int c;
@@ -55,6 +57,9 @@ static int cp_parse(const struct cli_command *cmd, int argc, char **argv, struct
                         break;
                 case OPT_CREDENTIAL_FILE:
                         a->credential_file = optarg;
+                        break;
+                case OPT_SYNC:
+                        a->flags |= SESSION_COPY_SYNC;
                         break;
                 default:
                         return cli_opt_exit(c);

@@ -34,8 +34,8 @@
 /* A chunk is read straight into a DATA frame behind its length; less room
  * than this and the next frame is taken instead. */
 #define CHUNK_ROOM_MIN (4u + 4096u)
-/* The receiver starts writing back every this many bytes, so the fsync
- * before a file gets its name finds little left to do. */
+/* With SYNC, the receiver starts writing back every this many bytes, so
+ * the fsync before a file gets its name finds little left to do. */
 #define WRITEBACK_STEP (8u * 1024u * 1024u)
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -595,6 +595,14 @@ static int publish(int fd, bool named, const char *target) {
         return 0;
 }
 
+/* Whether the receiver makes each file durable before and after naming
+ * it: asked for with SYNC, and always in version 1, which had no choice.
+ * Without it a file is still named only once verified, so an interrupted
+ * copy leaves nothing; only a power loss may lose a copy just made. */
+static bool sync_wanted(const struct copy_options *o) {
+        return o->version < 2 || (o->flags & SESSION_COPY_SYNC);
+}
+
 /* Starts writing back what was written since *kicked once a step has
  * gathered: a hint (errors ignored), the fsync before publishing is what
  * makes the data durable. */
@@ -629,6 +637,7 @@ static int receive_chunk(struct receiver *rc, uint32_t len, struct digest *d, in
  * -errno when the stream broke. */
 static int receive_file(struct receiver *rc, const struct meta *m, const char *target) {
         unsigned version = rc->o->version;
+        bool sync = sync_wanted(rc->o);
         uint8_t key[POLY_KEY_LEN] = {}, sum[DIGEST_MAX], theirs[DIGEST_MAX];
         uint64_t size = 0, their_size = 0, kicked = 0;
         int fd = -1, err = 0, r;
@@ -671,7 +680,7 @@ static int receive_file(struct receiver *rc, const struct meta *m, const char *t
                 if (r < 0)
                         goto out;
                 size += len;
-                if (fd >= 0 && !err)
+                if (fd >= 0 && !err && sync)
                         start_writeback(fd, &kicked, size);
         }
         if (!aborted) {
@@ -697,7 +706,7 @@ static int receive_file(struct receiver *rc, const struct meta *m, const char *t
                 mode_t mode = rc->o->flags & SESSION_COPY_PRESERVE ? m->mode & 07777 : m->mode & 0777 & ~rc->umask;
 
                 if (fchmod(fd, mode) < 0 || ((rc->o->flags & SESSION_COPY_PRESERVE) && futimens(fd, ts) < 0) ||
-                    fsync(fd) < 0)
+                    (sync && fsync(fd) < 0))
                         err = negative_errno();
         }
         if (!err)
@@ -705,7 +714,7 @@ static int receive_file(struct receiver *rc, const struct meta *m, const char *t
         if (err) {
                 report(rc->o, &rc->p, "writing '%s%s': %s", rc->o->prefix, target, strerror(-err));
                 rc->failed = 1;
-        } else
+        } else if (sync)
                 fsync_dir(target);
 out:
         if (fd >= 0) {

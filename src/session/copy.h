@@ -5,12 +5,13 @@
 /*
  * The archive stream of `hvsock cp` (docs/session-protocol.md, "File
  * copy"): a sender walks its sources and writes files and directories as
- * records, each file in chunks followed by its size and SHA-256; a
+ * records, each file in chunks followed by its size and digest; a
  * receiver recreates them under a destination, each file written to an
- * unnamed temporary file in the target directory, fsync'ed, verified and
- * only then given its name. Both ends run where the files are, on the
- * session itself (copy-link.h): in the hvsock client's process, and in the
- * helper process to which hvsock-sessiond hands the connection.
+ * unnamed temporary file in the target directory, verified (and, with
+ * SESSION_COPY_SYNC, fsync'ed) and only then given its name. Both ends run
+ * where the files are, on the session itself (copy-link.h): in the hvsock
+ * client's process, and in the helper process to which hvsock-sessiond
+ * hands the connection.
  */
 
 #include <stdbool.h>

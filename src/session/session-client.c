@@ -102,6 +102,15 @@ static int send_auth(struct client *c) {
         return 0;
 }
 
+/* A version-1 daemon knows no SYNC flag (and always syncs): it is not sent there. */
+static int send_copy(struct client *c) {
+        struct session_copy req = *c->copy;
+
+        if (c->version < 2)
+                req.flags &= ~SESSION_COPY_SYNC;
+        return session_out_copy(&c->out, &req);
+}
+
 /* Returns 1 when the session is over, 2 when it is handed over (a copy's
  * STARTED), 0 to go on, or -errno. */
 static int handle_frame(struct client *c, const struct session_frame *f) {
@@ -138,7 +147,7 @@ static int handle_frame(struct client *c, const struct session_frame *f) {
                         if (r < 0)
                                 return r;
                 }
-                v = (uint32_t) (c->copy ? session_out_copy(&c->out, c->copy) : session_out_exec(&c->out, c->req));
+                v = (uint32_t) (c->copy ? send_copy(c) : session_out_exec(&c->out, c->req));
                 if ((int) v < 0)
                         return fail(c, (int) v, "sending the request");
                 return 0;

@@ -1040,6 +1040,11 @@ static void session_start_copy(struct session *s, const struct session_copy *c) 
                 session_fail(s, SESSION_E_INTERNAL, "file copy: the session is not idle");
                 return;
         }
+        if ((c->flags & SESSION_COPY_SYNC) && s->version < 2) {
+                session_fail(s, SESSION_E_PROTOCOL, "the SYNC flag of %s needs protocol version 2",
+                             session_type_name(c->type));
+                return;
+        }
         if (!s->srv->self_exe) {
                 session_fail(s, SESSION_E_UNSUPPORTED, "file copy: the daemon cannot find its own binary");
                 return;
