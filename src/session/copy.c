@@ -13,10 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "copy-link.h"
 #include "copy.h"
+#include "digest.h"
 #include "fd-util.h"
 #include "macro.h"
 
@@ -39,71 +38,6 @@
 #define WRITEBACK_STEP (8u * 1024u * 1024u)
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
-
-/* ---- the file digest: SHA-256 in version 1, keyed Poly1305 from version 2 ---- */
-
-#define SHA_LEN 32
-#define POLY_KEY_LEN 32
-#define POLY_TAG_LEN 16
-#define DIGEST_MAX SHA_LEN
-
-struct digest {
-        EVP_MD_CTX *md;
-        EVP_MAC_CTX *mac;
-};
-
-static bool digest_keyed(unsigned version) {
-        return version >= 2;
-}
-
-static size_t digest_len(unsigned version) {
-        return digest_keyed(version) ? POLY_TAG_LEN : SHA_LEN;
-}
-
-static void digest_done(struct digest *d) {
-        EVP_MD_CTX_free(d->md);
-        EVP_MAC_CTX_free(d->mac);
-        *d = (struct digest) {};
-}
-
-/* key: POLY_KEY_LEN bytes when the version is keyed, else unused. */
-static int digest_init(struct digest *d, unsigned version, const uint8_t *key) {
-        static EVP_MAC *poly1305;
-
-        *d = (struct digest) {};
-        if (!digest_keyed(version)) {
-                d->md = EVP_MD_CTX_new();
-                if (!d->md || !EVP_DigestInit_ex(d->md, EVP_sha256(), NULL))
-                        goto fail;
-                return 0;
-        }
-        if (!poly1305)
-                poly1305 = EVP_MAC_fetch(NULL, "POLY1305", NULL);
-        d->mac = poly1305 ? EVP_MAC_CTX_new(poly1305) : NULL;
-        if (!d->mac || !EVP_MAC_init(d->mac, key, POLY_KEY_LEN, NULL))
-                goto fail;
-        return 0;
-fail:
-        digest_done(d);
-        return -ENOMEM;
-}
-
-static void digest_update(struct digest *d, const void *data, size_t n) {
-        if (d->md)
-                EVP_DigestUpdate(d->md, data, n);
-        else
-                EVP_MAC_update(d->mac, data, n);
-}
-
-static void digest_final(struct digest *d, uint8_t *out) {
-        unsigned l = 0;
-        size_t ml = 0;
-
-        if (d->md)
-                EVP_DigestFinal_ex(d->md, out, &l);
-        else
-                EVP_MAC_final(d->mac, out, &ml, POLY_TAG_LEN);
-}
 
 /* ---- messages and the progress bar ---- */
 
@@ -301,7 +235,7 @@ static uint64_t tree_size(const char *path, bool recursive, int depth) {
 /* The chunks of one file, each read straight into a DATA frame behind its
  * length. A pipe or device is waited on while the session is served, so
  * a receiver that stops is noticed even when the source is silent. */
-static int send_chunks(struct sender *s, const char *path, int in, bool slow, struct digest *d, uint64_t *size) {
+static int send_chunks(struct sender *s, const char *path, int in, bool slow, struct file_digest *d, uint64_t *size) {
         int r = 0;
 
         for (;;) {
@@ -326,7 +260,7 @@ static int send_chunks(struct sender *s, const char *path, int in, bool slow, st
                 if (n == 0)
                         return 0;
                 put_le32(p, (uint32_t) n);
-                digest_update(d, p + 4, (size_t) n);
+                file_digest_update(d, p + 4, (size_t) n);
                 copy_link_fill(s->l, 4 + (size_t) n);
                 *size += (uint64_t) n;
                 progress_add(&s->p, (uint64_t) n, false);
@@ -336,29 +270,29 @@ static int send_chunks(struct sender *s, const char *path, int in, bool slow, st
 static int send_file(struct sender *s, const char *path, int fd, const struct stat *st, const char *name) {
         _cleanup_close_ int in = fd;
         unsigned version = s->o->version;
-        uint8_t key[POLY_KEY_LEN] = {}, sum[DIGEST_MAX];
-        struct digest d;
+        uint8_t key[FILE_DIGEST_KEY_LEN] = {}, sum[FILE_DIGEST_MAX];
+        struct file_digest d;
         uint64_t size = 0;
         int r;
 
         /* A fresh key per file: the tag then catches any change the
          * transport makes, which cannot depend on a key it never saw used. */
-        if (digest_keyed(version) && getrandom(key, sizeof(key), 0) != (ssize_t) sizeof(key))
+        if (file_digest_keyed(version) && getrandom(key, sizeof(key), 0) != (ssize_t) sizeof(key))
                 return negative_errno();
-        r = digest_init(&d, version, key);
+        r = file_digest_init(&d, version, key);
         if (r < 0)
                 return r;
         r = wput_meta(s->l, REC_FILE, st, name);
-        if (r == 0 && digest_keyed(version))
+        if (r == 0 && file_digest_keyed(version))
                 r = wput(s->l, key, sizeof(key));
         if (r == 0)
                 r = send_chunks(s, path, in, !S_ISREG(st->st_mode), &d, &size);
         if (r == 0) {
-                digest_final(&d, sum);
+                file_digest_final(&d, sum);
                 if ((r = wput_u32(s->l, 0)) == 0 && (r = wput_u64(s->l, size)) == 0)
-                        r = wput(s->l, sum, digest_len(version));
+                        r = wput(s->l, sum, file_digest_len(version));
         }
-        digest_done(&d);
+        file_digest_done(&d);
         return r > 0 ? 0 : r;
 }
 
@@ -616,14 +550,14 @@ static void start_writeback(int fd, uint64_t *kicked, uint64_t size) {
 /* Takes one chunk of len bytes from the stream, piece by piece as the
  * frames hold it, into the digest and fd (-1: dropped). Returns 0 or -errno
  * of the stream; *err gets the first write error. */
-static int receive_chunk(struct receiver *rc, uint32_t len, struct digest *d, int fd, int *err) {
+static int receive_chunk(struct receiver *rc, uint32_t len, struct file_digest *d, int fd, int *err) {
         while (len > 0) {
                 const uint8_t *p;
                 int k = copy_link_peek(rc->l, &p, len);
 
                 if (k < 0)
                         return k;
-                digest_update(d, p, (size_t) k);
+                file_digest_update(d, p, (size_t) k);
                 if (fd >= 0 && !*err)
                         *err = write_all(fd, p, (size_t) k);
                 copy_link_consume(rc->l, (size_t) k);
@@ -638,19 +572,19 @@ static int receive_chunk(struct receiver *rc, uint32_t len, struct digest *d, in
 static int receive_file(struct receiver *rc, const struct meta *m, const char *target) {
         unsigned version = rc->o->version;
         bool sync = sync_wanted(rc->o);
-        uint8_t key[POLY_KEY_LEN] = {}, sum[DIGEST_MAX], theirs[DIGEST_MAX];
+        uint8_t key[FILE_DIGEST_KEY_LEN] = {}, sum[FILE_DIGEST_MAX], theirs[FILE_DIGEST_MAX];
         uint64_t size = 0, their_size = 0, kicked = 0;
         int fd = -1, err = 0, r;
         bool named = false, aborted = false;
-        struct digest d = {};
+        struct file_digest d = {};
         struct stat st;
 
-        if (digest_keyed(version)) {
+        if (file_digest_keyed(version)) {
                 r = rget(rc->l, key, sizeof(key));
                 if (r < 0)
                         return r;
         }
-        r = digest_init(&d, version, key);
+        r = file_digest_init(&d, version, key);
         if (r < 0)
                 return r;
         if (target) {
@@ -686,18 +620,18 @@ static int receive_file(struct receiver *rc, const struct meta *m, const char *t
         if (!aborted) {
                 r = rget_u64(rc->l, &their_size);
                 if (r == 0)
-                        r = rget(rc->l, theirs, digest_len(version));
+                        r = rget(rc->l, theirs, file_digest_len(version));
                 if (r < 0)
                         goto out;
         }
         r = 0;
         if (fd < 0 || aborted)
                 goto out;
-        digest_final(&d, sum);
-        if (!err && (size != their_size || memcmp(sum, theirs, digest_len(version)) != 0 || fstat(fd, &st) < 0 ||
+        file_digest_final(&d, sum);
+        if (!err && (size != their_size || memcmp(sum, theirs, file_digest_len(version)) != 0 || fstat(fd, &st) < 0 ||
                      (uint64_t) st.st_size != size)) {
                 report(rc->o, &rc->p, "copying to '%s%s': verification failed (size or %s differs)", rc->o->prefix,
-                       target, digest_keyed(version) ? "Poly1305 tag" : "SHA-256");
+                       target, file_digest_keyed(version) ? "Poly1305 tag" : "SHA-256");
                 rc->failed = 1;
                 goto out;
         }
@@ -724,7 +658,7 @@ out:
                 }
                 close(fd);
         }
-        digest_done(&d);
+        file_digest_done(&d);
         return r;
 }
 
