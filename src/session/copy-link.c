@@ -25,6 +25,8 @@
 /* Room kept behind the data for WINDOW, EOF, EXIT and ERROR frames. */
 #define CONTROL_ROOM (2u * SESSION_HEADER_SIZE + SESSION_ERROR_MESSAGE_MAX + 256u)
 #define OUT_CAP (OUT_FRAMES * SESSION_FRAME_MAX + CONTROL_ROOM)
+/* The socket send buffer a sender asks for (widen_send_buffer). */
+#define SEND_BUFFER (4 * 1024 * 1024)
 /* What a peer may grant in total, as hvsock-sessiond enforces. */
 #define CREDIT_MAX (64u * 1024u * 1024u)
 /* The helper's messages wait here for stderr credit; past that they are counted. */
@@ -323,6 +325,17 @@ static int stopped(const struct copy_link *l) {
         return l->closed || l->ended ? -EPIPE : 0;
 }
 
+/* The sender of a bulk copy sleeps whenever the socket's send buffer is
+ * full and is woken once a quarter of it is left: with the default ~200
+ * KiB that is a wake-up (often across CPUs) every few frames on each side.
+ * A larger buffer lets each side run longer between sleeps. The kernel
+ * caps it (net.core.wmem_max); it is only a hint, so failure is fine. */
+static void widen_send_buffer(int sock) {
+        int size = SEND_BUFFER;
+
+        (void) setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
 int copy_link_new(int sock, struct session_parser *in, bool server, bool sending, struct session_client_result *res,
                   struct copy_link **ret) {
         struct copy_link *l = calloc(1, sizeof(*l));
@@ -340,6 +353,8 @@ int copy_link_new(int sock, struct session_parser *in, bool server, bool sending
                 free(in);
                 return r;
         }
+        if (sending)
+                widen_send_buffer(sock);
         l->sock = sock;
         l->in = in;
         l->server = server;
