@@ -272,24 +272,30 @@ static int receive_some(struct copy_link *l) {
         return 1;
 }
 
+/* Sends what the socket takes. Returns whether anything went. */
+static bool send_queued(struct copy_link *l) {
+        size_t before = session_out_len(&l->out);
+
+        if (l->closed || before == 0)
+                return false;
+        if (session_out_flush(&l->out, l->sock) < 0) {
+                /* EPIPE and the like: the peer is gone; what it said is still read. */
+                l->closed = l->lost = true;
+                l->out.start = l->out.end = 0;
+                return false;
+        }
+        return session_out_len(&l->out) < before;
+}
+
 /*
  * One round of the session: handles what was read, sends what it can, reads
  * what came, and waits (for the socket, or wait_fd readable) only when none
  * of that did anything. Returns 1 when an archive frame is held (want_data),
  * 2 when wait_fd is readable, 0 to check again, or -errno.
  */
-static void send_queued(struct copy_link *l) {
-        if (l->closed || session_out_len(&l->out) == 0)
-                return;
-        if (session_out_flush(&l->out, l->sock) < 0) {
-                /* EPIPE and the like: the peer is gone; what it said is still read. */
-                l->closed = l->lost = true;
-                l->out.start = l->out.end = 0;
-        }
-}
-
 static int io_round(struct copy_link *l, bool want_data, int wait_fd) {
         struct pollfd p[2];
+        bool sent;
         int r;
 
         r = process_buffered(l, want_data);
@@ -297,9 +303,14 @@ static int io_round(struct copy_link *l, bool want_data, int wait_fd) {
                 return r;
         if (!l->open)
                 queue_control(l, false);
-        send_queued(l);
+        sent = send_queued(l);
         if (!l->closed && receive_some(l) > 0)
                 return process_buffered(l, want_data);
+        /* A sender whose full queue just went out has room for the next
+         * frame now: waiting for the peer here would leave the socket to
+         * run dry until the peer's next grant. */
+        if (sent)
+                return 0;
         /* Nothing more to read now: no grant may be held back while waiting. */
         if (!l->open) {
                 queue_control(l, true);
