@@ -6,7 +6,9 @@
 # the PAM session is opened before the command and closed after it, its
 # environment reaches the command, a refused account gets a clear error,
 # and a session closed (or a daemon stopped) while its PAM transaction is
-# pending leaves no process, zombie or descriptor behind.
+# pending leaves no process, zombie or descriptor behind. hvsock cp goes the
+# same way: its helper runs as the user in a PAM session, both ways, and a
+# copy closed while PAM is pending, or killed mid-file, leaves nothing.
 # Nothing here depends on timing: every wait is for a state to be reached.
 . "$(dirname "$0")/lib.sh"
 
@@ -223,6 +225,25 @@ wait_gone "$PAM_PID" "the daemon kills the pending PAM process of a closed copy"
 wait_no_children "the daemon reaps it: no zombie"
 [ ! -e "$T/cp-closed" ] || fail "the closed copy wrote its file"
 pass "the closed copy wrote nothing"
+
+# A copy whose client is killed mid-file, once the helper owns the
+# connection: the helper ends, and its PAM process closes the PAM session.
+wait_pam_settled
+mkfifo "$T/cp-fifo"
+bg sh -c 'head -c 1048576 /dev/urandom >"$T/cp-fifo.data"; { cat "$T/cp-fifo.data"; echo fed >"$T/cp-fed"; exec sleep 600; } >"$T/cp-fifo"'
+FEEDER=$BG
+bg "$H" cp --credential-file "$T/good" "$T/cp-fifo" "loopback:$T/cp-mid"
+C=$BG
+wait_file_text "$T/cp-fed" fed
+kill -KILL "$C"
+wait_exit "$C" "the cp client killed mid-file"
+wait_no_children "the helper and its PAM process end with the connection"
+check_eq "open_session $ME
+close_session $ME" "$(cat "$T/pam.log")" "the PAM session of the interrupted copy is closed"
+[ ! -e "$T/cp-mid" ] || fail "the interrupted copy left its file"
+pass "the interrupted copy left nothing"
+kill -TERM "-$FEEDER"
+: >"$T/pam.log"
 
 # ---- no descriptor left behind ----
 wait_no_children "every session's processes are gone"
