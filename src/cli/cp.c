@@ -5,21 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli-util.h"
 #include "commands.h"
+#include "copy-link.h"
 #include "copy.h"
 #include "fd-util.h"
 #include "session-open.h"
 
-/* Exit statuses of the local child that runs the archive's other end. */
-#define CHILD_BROKEN 3
-
 /* Options that take only a long name. */
 #define OPT_CREDENTIAL_FILE 0x100
+#define OPT_SYNC 0x101
 
 struct cp_args {
         const char *credential_file;
@@ -45,6 +42,7 @@ static int cp_parse(const struct cli_command *cmd, int argc, char **argv, struct
                 { "recursive", no_argument, NULL, 'r' },
                 { "preserve", no_argument, NULL, 'p' },
                 { "credential-file", required_argument, NULL, OPT_CREDENTIAL_FILE },
+                { "sync", no_argument, NULL, OPT_SYNC },
                 {},
         };
         int c;
@@ -59,6 +57,9 @@ static int cp_parse(const struct cli_command *cmd, int argc, char **argv, struct
                         break;
                 case OPT_CREDENTIAL_FILE:
                         a->credential_file = optarg;
+                        break;
+                case OPT_SYNC:
+                        a->flags |= SESSION_COPY_SYNC;
                         break;
                 default:
                         return cli_opt_exit(c);
@@ -76,18 +77,37 @@ static int cp_parse(const struct cli_command *cmd, int argc, char **argv, struct
         return -1;
 }
 
-static int run_child(int fd, const struct cp_args *a, bool put, const char *local_dst) {
-        struct copy_options o = { .flags = a->flags, .label = "hvsock", .prefix = "", .progress = isatty(STDERR_FILENO) };
+/* Runs the archive's local end on the session in this process, then waits
+ * for the daemon's EXIT. Returns what copy_send()/copy_receive() returned
+ * (0, 1, or -errno of the stream) in *ret_copy, and 0 or -errno of the
+ * session. */
+static int run_copy(int sock, struct session_parser *in, unsigned version, const struct cp_args *a, bool put,
+                    struct session_client_result *res, int *ret_copy) {
+        struct copy_options o = {
+                .flags = a->flags,
+                .label = "hvsock",
+                .prefix = "",
+                .progress = isatty(STDERR_FILENO),
+                .version = version,
+        };
+        struct copy_link *l = NULL;
         int r;
 
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        r = copy_link_new(sock, in, false, put, res, &l);
+        if (r < 0) {
+                res->failed = "setting up the copy";
+                return r;
+        }
         if (put)
-                r = copy_send(fd, a->srcs, a->n, &o);
+                r = copy_send(l, a->srcs, a->n, &o);
         else
-                r = copy_receive(fd, local_dst, &o);
-        if (r < 0 && r != -EPIPE && r != -EPROTO)
+                r = copy_receive(l, a->dst, &o);
+        if (r < 0 && r != -EPIPE && r != -EPROTO && r != -EBADMSG)
                 fprintf(stderr, "hvsock: copying: %s\n", strerror(-r));
-        return r == 0 ? 0 : r == 1 ? 1 : CHILD_BROKEN;
+        *ret_copy = r;
+        r = copy_link_finish_client(l);
+        copy_link_free(l);
+        return r;
 }
 
 int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
@@ -96,11 +116,12 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
         _cleanup_(cli_credential_done) struct cli_credential cred = {};
         struct session_client_result res;
         struct session_copy req = {};
+        struct session_parser *in = NULL;
         struct cp_args a = {};
         char *vm_name = NULL, *rp;
-        int p[2], r, status, rc = 0;
+        int r, rc = 0, copied = 0;
+        unsigned version = 0;
         bool put;
-        pid_t pid;
 
         r = cp_parse(cmd, argc, argv, &a);
         if (r >= 0)
@@ -140,23 +161,10 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
         if (r)
                 return r;
 
-        /* The archive's local end runs in a child on a pipe, with blocking
-         * file I/O, while this process relays the session. */
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return cli_fail("copying: %s", hvsock_strerror(negative_errno()));
-        pid = fork();
-        if (pid < 0)
-                return cli_fail("copying: %s", hvsock_strerror(negative_errno()));
-        if (pid == 0) {
-                sock = safe_close(sock); /* the session must end when this process does */
-                close(put ? p[0] : p[1]);
-                _exit(run_child(put ? p[1] : p[0], &a, put, a.dst));
-        }
-        close(put ? p[1] : p[0]);
         {
                 struct session_client_io io = {
-                        .in_fd = put ? p[0] : -1,
-                        .out_fd = put ? STDOUT_FILENO : p[1],
+                        .in_fd = -1,
+                        .out_fd = -1,
                         .err_fd = STDERR_FILENO,
                         .sig_fd = -1,
                         .tty_fd = -1,
@@ -165,19 +173,14 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
                         .credential_data = &cred,
                 };
 
-                r = session_client_run(sock, NULL, &io, &res);
+                r = session_client_start_copy(sock, &io, &res, &in, &version);
         }
-        close(put ? p[0] : p[1]);
-        sock = safe_close(sock);
-        /* A receiver that stopped early leaves the sender with no reader, but
-         * it may be blocked on a slow source (a pipe): end it. The receiver
-         * side (GET) instead sees the pipe's end and cleans up. */
-        if (put && (r < 0 || !res.exited || res.exit.kind != SESSION_EXIT_CODE || res.exit.value != 0))
-                kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
+        if (r == 0)
+                r = run_copy(sock, in, version, &a, put, &res, &copied);
+        else if (r == 1)
+                r = 0; /* the daemon said why (ERROR) */
         if (r < 0) {
-                cli_session_run_failed(put ? "copying to" : "copying from", vm_name, r, &res);
+                cli_session_run_failed(put ? "copying to" : "copying from", vm_name, r == -EBADMSG ? -EPROTO : r, &res);
                 return EXIT_FAILURE;
         }
         if (!res.exited) {
@@ -187,8 +190,9 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
         }
         if (res.exit.kind != SESSION_EXIT_CODE || res.exit.value != 0)
                 rc = EXIT_FAILURE;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_BROKEN && rc == 0)
+        if (copied != 0) {
+                /* Entries that failed were reported; a stream that broke was not. */
+                if (copied < 0 && rc == 0)
                         cli_fail("copying %s VM '%s': the copy was interrupted", put ? "to" : "from", vm_name);
                 rc = EXIT_FAILURE;
         }

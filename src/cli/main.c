@@ -56,17 +56,19 @@ static const struct cli_command commands[] = {
           "passed on. Otherwise standard input, output and error are relayed as streams.\n"
           "Exit status: the shell's, 128+N when a signal N ended it, 255 when the session\n"
           "failed, 2 for bad arguments.\n" },
-        { "cp", "cp", cmd_cp, "[-r] [-p] [--credential-file F] SRC... DST",
+        { "cp", "cp", cmd_cp, "[-r] [-p] [--sync] [--credential-file F] SRC... DST",
           "Copy files and directories into or out of a VM through its VM Session Service",
           "  -r, --recursive         copy directories with their contents\n"
           "  -p, --preserve          keep each file's mode and modification time\n"
+          "      --sync              make each file durable (fsync) before it gets its name,\n"
+          "                          so it survives a power loss, not only an interrupted copy\n"
           "      --credential-file F for a daemon with --auth pam: F's first line is USER:PASSWORD,\n"
           "                          or USER then PASSWORD on two lines (default: ask for the\n"
           "                          password of --user, else $USER, on the terminal)\n"
           "Either DST or every SRC is VM:PATH (VM: a VM name or ID, or loopback, parent;\n"
           "a relative PATH is from the user's home directory there). An existing directory\n"
           "DST receives the sources; several sources need one. Every file is written to a\n"
-          "temporary file next to its target, checked (size and SHA-256) and only then\n"
+          "temporary file next to its target, checked (size and a digest) and only then\n"
           "renamed, so an interrupted copy leaves no partial file. A progress bar is drawn\n"
           "when standard error is a terminal.\n"
           "Exit status: 0 when everything was copied, 1 otherwise (also for invalid\n"

@@ -8,13 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
+#include "copy-link.h"
 #include "copy.h"
+#include "digest.h"
 #include "fd-util.h"
 #include "macro.h"
 
@@ -28,8 +29,15 @@
 /* A chunk length that says the sender could not read the file to its end. */
 #define CHUNK_ABORT UINT32_MAX
 #define DEPTH_MAX 256
-#define SHA_LEN 32
 #define NAME_MAX_WIRE 4096u
+/* A chunk is read straight into a DATA frame behind its length; less room
+ * than this and the next frame is taken instead. */
+#define CHUNK_ROOM_MIN (4u + 4096u)
+/* With SYNC, the receiver starts writing back every this many bytes, so
+ * the fsync before a file gets its name finds little left to do. */
+#define WRITEBACK_STEP (8u * 1024u * 1024u)
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* ---- messages and the progress bar ---- */
 
@@ -76,112 +84,66 @@ static void progress_add(struct progress *p, uint64_t n, bool force) {
 
 static void report(const struct copy_options *o, struct progress *p, const char *fmt, ...) _printf_(3, 4);
 static void report(const struct copy_options *o, struct progress *p, const char *fmt, ...) {
+        char line[PATH_MAX + 512];
+        size_t n;
         va_list ap;
 
-        progress_clear(p);
-        fprintf(stderr, "%s: ", o->label);
+        n = (size_t) snprintf(line, sizeof(line), "%s: ", o->label);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        if (n < sizeof(line))
+                vsnprintf(line + n, sizeof(line) - n, fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
-}
-
-/* ---- buffered blocking I/O on the stream ---- */
-
-struct wbuf {
-        int fd;
-        size_t len;
-        uint8_t buf[CHUNK_MAX + 64];
-};
-
-static int wflush(struct wbuf *w) {
-        int r = write_all(w->fd, w->buf, w->len);
-
-        w->len = 0;
-        return r;
-}
-
-static int wput(struct wbuf *w, const void *data, size_t n) {
-        int r;
-
-        if (n > sizeof(w->buf) - w->len) {
-                r = wflush(w);
-                if (r < 0)
-                        return r;
-                if (n > sizeof(w->buf))
-                        return write_all(w->fd, data, n);
+        /* The helper's stderr is not the client's: its lines go as stderr DATA. */
+        if (o->messages) {
+                copy_link_message(o->messages, line);
+                return;
         }
-        memcpy(w->buf + w->len, data, n);
-        w->len += n;
-        return 0;
+        progress_clear(p);
+        fprintf(stderr, "%s\n", line);
 }
 
-static int wput_u8(struct wbuf *w, uint8_t v) {
-        return wput(w, &v, 1);
+/* ---- the stream: the session's DATA frames (copy-link.c) ---- */
+
+static int wput(struct copy_link *l, const void *data, size_t n) {
+        return copy_link_write(l, data, n);
 }
 
-static int wput_u32(struct wbuf *w, uint32_t v) {
+static int wput_u8(struct copy_link *l, uint8_t v) {
+        return wput(l, &v, 1);
+}
+
+static int wput_u32(struct copy_link *l, uint32_t v) {
         uint8_t b[4];
 
         put_le32(b, v);
-        return wput(w, b, 4);
+        return wput(l, b, 4);
 }
 
-static int wput_u64(struct wbuf *w, uint64_t v) {
+static int wput_u64(struct copy_link *l, uint64_t v) {
         uint8_t b[8];
 
         put_le32(b, (uint32_t) v);
         put_le32(b + 4, (uint32_t) (v >> 32));
-        return wput(w, b, 8);
+        return wput(l, b, 8);
 }
-
-struct rbuf {
-        int fd;
-        size_t start, end;
-        uint8_t buf[128u * 1024u];
-};
 
 /* Reads exactly n bytes; -EPIPE when the stream ends first. */
-static int rget(struct rbuf *r, void *data, size_t n) {
-        uint8_t *d = data;
-
-        while (n > 0) {
-                size_t have = r->end - r->start, k;
-
-                if (have == 0) {
-                        ssize_t got = read(r->fd, r->buf, sizeof(r->buf));
-
-                        if (got < 0 && errno == EINTR)
-                                continue;
-                        if (got < 0)
-                                return negative_errno();
-                        if (got == 0)
-                                return -EPIPE;
-                        r->start = 0;
-                        r->end = (size_t) got;
-                        continue;
-                }
-                k = have < n ? have : n;
-                memcpy(d, r->buf + r->start, k);
-                r->start += k;
-                d += k;
-                n -= k;
-        }
-        return 0;
+static int rget(struct copy_link *l, void *data, size_t n) {
+        return copy_link_read(l, data, n);
 }
 
-static int rget_u32(struct rbuf *r, uint32_t *ret) {
+static int rget_u32(struct copy_link *l, uint32_t *ret) {
         uint8_t b[4];
-        int e = rget(r, b, 4);
+        int e = rget(l, b, 4);
 
         if (e == 0)
                 *ret = get_le32(b);
         return e;
 }
 
-static int rget_u64(struct rbuf *r, uint64_t *ret) {
+static int rget_u64(struct copy_link *l, uint64_t *ret) {
         uint8_t b[8];
-        int e = rget(r, b, 8);
+        int e = rget(l, b, 8);
 
         if (e == 0)
                 *ret = get_le32(b) | (uint64_t) get_le32(b + 4) << 32;
@@ -197,7 +159,7 @@ struct meta {
         char name[NAME_MAX_WIRE + 1];
 };
 
-static int wput_meta(struct wbuf *w, uint8_t kind, const struct stat *st, const char *name) {
+static int wput_meta(struct copy_link *w, uint8_t kind, const struct stat *st, const char *name) {
         size_t n = strlen(name);
         uint8_t b[2];
         int r;
@@ -214,8 +176,8 @@ static bool name_valid(const char *s) {
         return s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
-static int rget_meta(struct rbuf *r, struct meta *m) {
-        uint64_t t;
+static int rget_meta(struct copy_link *r, struct meta *m) {
+        uint64_t t = 0;
         uint8_t b[2];
         uint16_t n;
         int e;
@@ -238,11 +200,10 @@ static int rget_meta(struct rbuf *r, struct meta *m) {
 /* ---- the sender ---- */
 
 struct sender {
-        struct wbuf w;
+        struct copy_link *l;
         const struct copy_options *o;
         struct progress p;
         int failed;
-        uint8_t chunk[CHUNK_MAX];
 };
 
 static uint64_t tree_size(const char *path, bool recursive, int depth) {
@@ -271,48 +232,68 @@ static uint64_t tree_size(const char *path, bool recursive, int depth) {
         return sum;
 }
 
-static int send_file(struct sender *s, const char *path, int fd, const struct stat *st, const char *name) {
-        _cleanup_close_ int in = fd;
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        uint8_t sha[SHA_LEN];
-        uint64_t size = 0;
-        int r;
+/* The chunks of one file, each read straight into a DATA frame behind its
+ * length. A pipe or device is waited on while the session is served, so
+ * a receiver that stops is noticed even when the source is silent. */
+static int send_chunks(struct sender *s, const char *path, int in, bool slow, struct file_digest *d, uint64_t *size) {
+        int r = 0;
 
-        if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-                EVP_MD_CTX_free(md);
-                return -ENOMEM;
-        }
-        r = wput_meta(&s->w, REC_FILE, st, name);
         for (;;) {
+                size_t room;
+                uint8_t *p;
                 ssize_t n;
 
-                if (r < 0)
-                        break;
-                n = read(in, s->chunk, sizeof(s->chunk));
+                if (slow && (r = copy_link_wait_readable(s->l, in)) < 0)
+                        return r;
+                p = copy_link_space(s->l, CHUNK_ROOM_MIN, &room, &r);
+                if (!p)
+                        return r;
+                n = read(in, p + 4, MIN(room - 4, CHUNK_MAX));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
                         report(s->o, &s->p, "reading '%s%s': %s", s->o->prefix, path, strerror(errno));
                         s->failed = 1;
-                        r = wput_u32(&s->w, CHUNK_ABORT);
-                        break;
+                        r = wput_u32(s->l, CHUNK_ABORT);
+                        return r < 0 ? r : 1; /* no size or digest follows */
                 }
-                if (n == 0) {
-                        unsigned l = 0;
-
-                        EVP_DigestFinal_ex(md, sha, &l);
-                        if ((r = wput_u32(&s->w, 0)) == 0 && (r = wput_u64(&s->w, size)) == 0)
-                                r = wput(&s->w, sha, SHA_LEN);
-                        break;
-                }
-                EVP_DigestUpdate(md, s->chunk, (size_t) n);
-                size += (uint64_t) n;
-                if ((r = wput_u32(&s->w, (uint32_t) n)) == 0)
-                        r = wput(&s->w, s->chunk, (size_t) n);
+                if (n == 0)
+                        return 0;
+                put_le32(p, (uint32_t) n);
+                file_digest_update(d, p + 4, (size_t) n);
+                copy_link_fill(s->l, 4 + (size_t) n);
+                *size += (uint64_t) n;
                 progress_add(&s->p, (uint64_t) n, false);
         }
-        EVP_MD_CTX_free(md);
-        return r;
+}
+
+static int send_file(struct sender *s, const char *path, int fd, const struct stat *st, const char *name) {
+        _cleanup_close_ int in = fd;
+        unsigned version = s->o->version;
+        uint8_t key[FILE_DIGEST_KEY_LEN] = {}, sum[FILE_DIGEST_MAX];
+        struct file_digest d;
+        uint64_t size = 0;
+        int r;
+
+        /* A fresh key per file: the tag then catches any change the
+         * transport makes, which cannot depend on a key it never saw used. */
+        if (file_digest_keyed(version) && getrandom(key, sizeof(key), 0) != (ssize_t) sizeof(key))
+                return negative_errno();
+        r = file_digest_init(&d, version, key);
+        if (r < 0)
+                return r;
+        r = wput_meta(s->l, REC_FILE, st, name);
+        if (r == 0 && file_digest_keyed(version))
+                r = wput(s->l, key, sizeof(key));
+        if (r == 0)
+                r = send_chunks(s, path, in, !S_ISREG(st->st_mode), &d, &size);
+        if (r == 0) {
+                file_digest_final(&d, sum);
+                if ((r = wput_u32(s->l, 0)) == 0 && (r = wput_u64(s->l, size)) == 0)
+                        r = wput(s->l, sum, file_digest_len(version));
+        }
+        file_digest_done(&d);
+        return r > 0 ? 0 : r;
 }
 
 /* Sends path as name. Returns 0 (failures of the entry are reported and
@@ -345,7 +326,7 @@ static int send_entry(struct sender *s, const char *path, const char *name, int 
                         s->failed = 1;
                         return 0;
                 }
-                r = wput_meta(&s->w, REC_DIR, &st, name);
+                r = wput_meta(s->l, REC_DIR, &st, name);
                 while (r == 0 && (de = readdir(d))) {
                         char *child;
 
@@ -359,7 +340,7 @@ static int send_entry(struct sender *s, const char *path, const char *name, int 
                         free(child);
                 }
                 closedir(d);
-                return r < 0 ? r : wput_u8(&s->w, REC_UP);
+                return r < 0 ? r : wput_u8(s->l, REC_UP);
         }
         /* A pipe or device named on the command line is copied as a stream. */
         if (!S_ISREG(st.st_mode) && (depth > 0 || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))) {
@@ -397,22 +378,22 @@ static char *source_name(const char *path) {
         return copy;
 }
 
-int copy_send(int fd, char *const *sources, size_t n, const struct copy_options *o) {
+int copy_send(struct copy_link *l, char *const *sources, size_t n, const struct copy_options *o) {
         struct sender *s = calloc(1, sizeof(*s));
         uint64_t total = 0;
         int r = 0;
 
         if (!s)
                 return -ENOMEM;
-        s->w.fd = fd;
+        s->l = l;
         s->o = o;
         s->p.on = o->progress;
         for (size_t i = 0; i < n; i++)
                 total += tree_size(sources[i], o->flags & SESSION_COPY_RECURSIVE, 0);
         s->p.total = total;
-        r = wput_u8(&s->w, REC_TOTAL);
+        r = wput_u8(l, REC_TOTAL);
         if (r == 0)
-                r = wput_u64(&s->w, total);
+                r = wput_u64(l, total);
         for (size_t i = 0; r == 0 && i < n; i++) {
                 _cleanup_free_ char *name = source_name(sources[i]);
 
@@ -426,9 +407,9 @@ int copy_send(int fd, char *const *sources, size_t n, const struct copy_options 
                         r = send_entry(s, sources[i], name, 0);
         }
         if (r == 0)
-                r = wput_u8(&s->w, REC_END);
+                r = wput_u8(l, REC_END);
         if (r == 0)
-                r = wflush(&s->w);
+                r = copy_link_flush(l);
         if (r == 0)
                 progress_add(&s->p, 0, true);
         progress_clear(&s->p);
@@ -454,12 +435,11 @@ static void temp_cleanup(int sig) {
 }
 
 struct receiver {
-        struct rbuf r;
+        struct copy_link *l;
         const struct copy_options *o;
         struct progress p;
         int failed;
         mode_t umask;
-        uint8_t chunk[CHUNK_MAX];
 };
 
 static char *dir_of(const char *path) {
@@ -549,21 +529,64 @@ static int publish(int fd, bool named, const char *target) {
         return 0;
 }
 
+/* Whether the receiver makes each file durable before and after naming
+ * it: asked for with SYNC, and always in version 1, which had no choice.
+ * Without it a file is still named only once verified, so an interrupted
+ * copy leaves nothing; only a power loss may lose a copy just made. */
+static bool sync_wanted(const struct copy_options *o) {
+        return o->version < 2 || (o->flags & SESSION_COPY_SYNC);
+}
+
+/* Starts writing back what was written since *kicked once a step has
+ * gathered: a hint (errors ignored), the fsync before publishing is what
+ * makes the data durable. */
+static void start_writeback(int fd, uint64_t *kicked, uint64_t size) {
+        if (size - *kicked < WRITEBACK_STEP)
+                return;
+        (void) sync_file_range(fd, (off_t) *kicked, (off_t) (size - *kicked), SYNC_FILE_RANGE_WRITE);
+        *kicked = size;
+}
+
+/* Takes one chunk of len bytes from the stream, piece by piece as the
+ * frames hold it, into the digest and fd (-1: dropped). Returns 0 or -errno
+ * of the stream; *err gets the first write error. */
+static int receive_chunk(struct receiver *rc, uint32_t len, struct file_digest *d, int fd, int *err) {
+        while (len > 0) {
+                const uint8_t *p;
+                int k = copy_link_peek(rc->l, &p, len);
+
+                if (k < 0)
+                        return k;
+                file_digest_update(d, p, (size_t) k);
+                if (fd >= 0 && !*err)
+                        *err = write_all(fd, p, (size_t) k);
+                copy_link_consume(rc->l, (size_t) k);
+                progress_add(&rc->p, (uint64_t) k, false);
+                len -= (uint32_t) k;
+        }
+        return 0;
+}
+
 /* Receives one file's chunks into target (NULL: drops them). Returns 0 or
  * -errno when the stream broke. */
 static int receive_file(struct receiver *rc, const struct meta *m, const char *target) {
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        uint8_t sha[SHA_LEN], theirs[SHA_LEN];
-        uint64_t size = 0, their_size = 0;
+        unsigned version = rc->o->version;
+        bool sync = sync_wanted(rc->o);
+        uint8_t key[FILE_DIGEST_KEY_LEN] = {}, sum[FILE_DIGEST_MAX], theirs[FILE_DIGEST_MAX];
+        uint64_t size = 0, their_size = 0, kicked = 0;
         int fd = -1, err = 0, r;
         bool named = false, aborted = false;
+        struct file_digest d = {};
         struct stat st;
-        unsigned l = 0;
 
-        if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-                EVP_MD_CTX_free(md);
-                return -ENOMEM;
+        if (file_digest_keyed(version)) {
+                r = rget(rc->l, key, sizeof(key));
+                if (r < 0)
+                        return r;
         }
+        r = file_digest_init(&d, version, key);
+        if (r < 0)
+                return r;
         if (target) {
                 fd = open_temp(target, &named);
                 if (fd < 0) {
@@ -574,7 +597,7 @@ static int receive_file(struct receiver *rc, const struct meta *m, const char *t
         for (;;) {
                 uint32_t len = 0;
 
-                r = rget_u32(&rc->r, &len);
+                r = rget_u32(rc->l, &len);
                 if (r < 0)
                         goto out;
                 if (len == 0)
@@ -587,30 +610,28 @@ static int receive_file(struct receiver *rc, const struct meta *m, const char *t
                 r = -EPROTO;
                 if (len > CHUNK_MAX)
                         goto out;
-                r = rget(&rc->r, rc->chunk, len);
+                r = receive_chunk(rc, len, &d, fd, &err);
                 if (r < 0)
                         goto out;
-                EVP_DigestUpdate(md, rc->chunk, len);
                 size += len;
-                if (fd >= 0 && !err)
-                        err = write_all(fd, rc->chunk, len);
-                progress_add(&rc->p, len, false);
+                if (fd >= 0 && !err && sync)
+                        start_writeback(fd, &kicked, size);
         }
         if (!aborted) {
-                r = rget_u64(&rc->r, &their_size);
+                r = rget_u64(rc->l, &their_size);
                 if (r == 0)
-                        r = rget(&rc->r, theirs, SHA_LEN);
+                        r = rget(rc->l, theirs, file_digest_len(version));
                 if (r < 0)
                         goto out;
         }
         r = 0;
         if (fd < 0 || aborted)
                 goto out;
-        EVP_DigestFinal_ex(md, sha, &l);
-        if (!err && (size != their_size || memcmp(sha, theirs, SHA_LEN) != 0 || fstat(fd, &st) < 0 ||
+        file_digest_final(&d, sum);
+        if (!err && (size != their_size || memcmp(sum, theirs, file_digest_len(version)) != 0 || fstat(fd, &st) < 0 ||
                      (uint64_t) st.st_size != size)) {
-                report(rc->o, &rc->p, "copying to '%s%s': verification failed (size or SHA-256 differs)",
-                       rc->o->prefix, target);
+                report(rc->o, &rc->p, "copying to '%s%s': verification failed (size or %s differs)", rc->o->prefix,
+                       target, file_digest_keyed(version) ? "Poly1305 tag" : "SHA-256");
                 rc->failed = 1;
                 goto out;
         }
@@ -619,7 +640,7 @@ static int receive_file(struct receiver *rc, const struct meta *m, const char *t
                 mode_t mode = rc->o->flags & SESSION_COPY_PRESERVE ? m->mode & 07777 : m->mode & 0777 & ~rc->umask;
 
                 if (fchmod(fd, mode) < 0 || ((rc->o->flags & SESSION_COPY_PRESERVE) && futimens(fd, ts) < 0) ||
-                    fsync(fd) < 0)
+                    (sync && fsync(fd) < 0))
                         err = negative_errno();
         }
         if (!err)
@@ -627,7 +648,7 @@ static int receive_file(struct receiver *rc, const struct meta *m, const char *t
         if (err) {
                 report(rc->o, &rc->p, "writing '%s%s': %s", rc->o->prefix, target, strerror(-err));
                 rc->failed = 1;
-        } else
+        } else if (sync)
                 fsync_dir(target);
 out:
         if (fd >= 0) {
@@ -637,7 +658,7 @@ out:
                 }
                 close(fd);
         }
-        EVP_MD_CTX_free(md);
+        file_digest_done(&d);
         return r;
 }
 
@@ -697,7 +718,7 @@ static int enter_dir(struct receiver *rc, struct level *lv, const char *target, 
 static int receive_loop(struct receiver *rc, const char *dest, bool dest_is_dir, struct level *levels) {
         int depth = 0, r;
         struct meta *m = malloc(sizeof(*m));
-        uint64_t total;
+        uint64_t total = 0;
 
         if (!m)
                 return -ENOMEM;
@@ -707,7 +728,7 @@ static int receive_loop(struct receiver *rc, const char *dest, bool dest_is_dir,
                 bool skip;
                 struct stat st;
 
-                r = rget(&rc->r, &kind, 1);
+                r = rget(rc->l, &kind, 1);
                 if (r < 0)
                         break;
                 r = -EPROTO;
@@ -716,7 +737,7 @@ static int receive_loop(struct receiver *rc, const char *dest, bool dest_is_dir,
                         break;
                 }
                 if (kind == REC_TOTAL) {
-                        r = rget_u64(&rc->r, &total);
+                        r = rget_u64(rc->l, &total);
                         if (r < 0)
                                 break;
                         rc->p.total = total;
@@ -732,7 +753,7 @@ static int receive_loop(struct receiver *rc, const char *dest, bool dest_is_dir,
                 }
                 if (kind != REC_FILE && kind != REC_DIR)
                         break;
-                r = rget_meta(&rc->r, m);
+                r = rget_meta(rc->l, m);
                 if (r < 0)
                         break;
                 skip = depth > 0 && !levels[depth - 1].path;
@@ -776,7 +797,7 @@ static int receive_loop(struct receiver *rc, const char *dest, bool dest_is_dir,
         return r;
 }
 
-int copy_receive(int fd, const char *dest, const struct copy_options *o) {
+int copy_receive(struct copy_link *l, const char *dest, const struct copy_options *o) {
         struct receiver *rc = calloc(1, sizeof(*rc));
         struct level *levels = calloc(DEPTH_MAX + 2, sizeof(*levels));
         struct stat st;
@@ -788,7 +809,7 @@ int copy_receive(int fd, const char *dest, const struct copy_options *o) {
                 free(levels);
                 return -ENOMEM;
         }
-        rc->r.fd = fd;
+        rc->l = l;
         rc->o = o;
         rc->p.on = o->progress;
         rc->umask = umask(0);
@@ -815,29 +836,55 @@ int copy_receive(int fd, const char *dest, const struct copy_options *o) {
         return r;
 }
 
+/* A number argument of the helper within 0..max, or -1. */
+static long helper_number(const char *arg, unsigned long max) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(arg, &end, 10);
+        return errno || *end || end == arg || v > max ? -1 : (long) v;
+}
+
 int copy_helper_main(int argc, char **argv) {
         struct copy_options o = { .label = "hvsock: in the VM", .prefix = "" };
-        char *end;
-        unsigned long flags;
+        struct copy_link *l = NULL;
+        struct session_parser *in;
+        long version, flags;
+        bool sending;
         int r;
 
-        if (argc < 3)
+        if (argc < 4)
                 return 2;
-        errno = 0;
-        flags = strtoul(argv[1], &end, 10);
-        if (errno || *end || flags > SESSION_COPY_FLAGS)
+        version = helper_number(argv[1], SESSION_VERSION_MAX);
+        flags = helper_number(argv[2], SESSION_COPY_FLAGS);
+        sending = strcmp(argv[0], "send") == 0;
+        if (version < SESSION_VERSION_MIN || flags < 0 || (!sending && (strcmp(argv[0], "receive") != 0 || argc != 4)))
                 return 2;
+        o.version = (unsigned) version;
         o.flags = (uint32_t) flags;
         signal(SIGPIPE, SIG_IGN);
-        if (strcmp(argv[0], "send") == 0)
-                r = copy_send(STDOUT_FILENO, argv + 2, (size_t) (argc - 2), &o);
-        else if (strcmp(argv[0], "receive") == 0 && argc == 3) {
-                r = copy_receive(STDIN_FILENO, argv[2], &o);
+        /* The session's socket is stdin (and stdout); stderr is the daemon's log. */
+        in = malloc(sizeof(*in));
+        if (!in)
+                return 1;
+        session_parser_init(in);
+        r = copy_link_new(STDIN_FILENO, in, true, sending, NULL, &l);
+        if (r < 0) {
+                fprintf(stderr, "hvsock-sessiond: copy helper: %s\n", strerror(-r));
+                return 1;
+        }
+        o.messages = l;
+        if (sending)
+                r = copy_send(l, argv + 3, (size_t) (argc - 3), &o);
+        else {
+                r = copy_receive(l, argv[3], &o);
                 if (r == -EPIPE)
-                        report(&o, &(struct progress) {}, "copying to '%s': the copy was interrupted", argv[2]);
-        } else
-                return 2;
-        if (r < 0 && r != -EPIPE && r != -EPROTO)
+                        report(&o, &(struct progress) {}, "copying to '%s': the copy was interrupted", argv[3]);
+        }
+        if (r < 0 && r != -EPIPE && r != -EPROTO && r != -EBADMSG)
                 report(&o, &(struct progress) {}, "copying: %s", strerror(-r));
-        return r == 0 ? 0 : 1;
+        r = copy_link_finish_server(l, r == 0 ? 0 : 1) < 0 || r != 0;
+        copy_link_free(l);
+        return r;
 }

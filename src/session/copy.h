@@ -5,18 +5,21 @@
 /*
  * The archive stream of `hvsock cp` (docs/session-protocol.md, "File
  * copy"): a sender walks its sources and writes files and directories as
- * records, each file in chunks followed by its size and SHA-256; a
+ * records, each file in chunks followed by its size and digest; a
  * receiver recreates them under a destination, each file written to an
- * unnamed temporary file in the target directory, fsync'ed, verified and
- * only then given its name. Both ends work on blocking descriptors: the
- * client runs them in a child process on a pipe, hvsock-sessiond as a
- * helper whose stdin or stdout the session relays.
+ * unnamed temporary file in the target directory, verified (and, with
+ * SESSION_COPY_SYNC, fsync'ed) and only then given its name. Both ends run
+ * where the files are, on the session itself (copy-link.h): in the hvsock
+ * client's process, and in the helper process to which hvsock-sessiond
+ * hands the connection.
  */
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "frame.h"
+
+struct copy_link;
 
 /* argv[1] of hvsock-sessiond when it runs as the copy helper. */
 #define COPY_HELPER_OPTION "--cp-helper"
@@ -26,19 +29,24 @@ struct copy_options {
         const char *label;   /* message prefix: "hvsock" or "hvsock (VM)" */
         const char *prefix;  /* put before the paths this side names in messages ("" or "VM:") */
         bool progress;       /* draw a progress bar on stderr (a terminal) */
+        unsigned version;    /* the session's protocol version: which file digest */
+        struct copy_link *messages; /* the helper: report through the session, not stderr */
 };
 
-/* Writes the archive of sources to fd. Returns 0 when all were sent, 1 when
- * some could not be (each reported on stderr), or -errno when the stream
- * itself failed (-EPIPE: the receiver went away, not reported). */
-int copy_send(int fd, char *const *sources, size_t n, const struct copy_options *o);
+/* Writes the archive of sources to l. Returns 0 when all were sent, 1 when
+ * some could not be (each reported), or -errno when the stream itself
+ * failed (-EPIPE: the receiver went away; -EBADMSG: the peer broke the
+ * session protocol; neither reported). */
+int copy_send(struct copy_link *l, char *const *sources, size_t n, const struct copy_options *o);
 
-/* Reads an archive from fd and recreates it at dest. Returns 0, 1 when some
+/* Reads an archive from l and recreates it at dest. Returns 0, 1 when some
  * entries failed (reported), or -errno when the stream broke (-EPIPE: it
- * ended early, not reported). */
-int copy_receive(int fd, const char *dest, const struct copy_options *o);
+ * ended early, -EBADMSG as above, not reported). */
+int copy_receive(struct copy_link *l, const char *dest, const struct copy_options *o);
 
-/* hvsock-sessiond COPY_HELPER_OPTION send|receive FLAGS PATH...: the exit
+/* hvsock-sessiond COPY_HELPER_OPTION send|receive VERSION FLAGS PATH..., with
+ * the session's socket as stdin, once hvsock-sessiond has handed it over:
+ * sends STARTED, runs the copy, ends the session with EXIT. Returns the exit
  * status (0, 1, or 2 for bad arguments). */
 int copy_helper_main(int argc, char **argv);
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define SESSION_VERSION_MIN 1
-#define SESSION_VERSION_MAX 1
+#define SESSION_VERSION_MAX 2
 
 #include "registry.h"
 
@@ -255,7 +255,11 @@ uint32_t session_signal_from_native(int sig);
 #define SESSION_COPY_RECURSIVE UINT32_C(0x1) /* directories are copied with their contents */
 #define SESSION_COPY_PRESERVE UINT32_C(0x2)  /* mode and mtime are kept */
 #define SESSION_COPY_MULTIPLE UINT32_C(0x4)  /* PUT only: several sources, the target must be a directory */
-#define SESSION_COPY_FLAGS (SESSION_COPY_RECURSIVE | SESSION_COPY_PRESERVE | SESSION_COPY_MULTIPLE)
+/* From version 2: the receiver fsyncs each file (and its directory) before
+ * and after it gets its name. A version-1 receiver always does, since that
+ * version has no such flag. */
+#define SESSION_COPY_SYNC UINT32_C(0x8)
+#define SESSION_COPY_FLAGS (SESSION_COPY_RECURSIVE | SESSION_COPY_PRESERVE | SESSION_COPY_MULTIPLE | SESSION_COPY_SYNC)
 /* Sources a GET may name, within one frame. */
 #define SESSION_COPY_PATHS_MAX 4096u
 

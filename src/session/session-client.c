@@ -37,6 +37,8 @@ struct client {
         int pending_signal; /* received before the command started */
         int tty_fd;         /* whose window size SIGWINCH sends, or -1 */
         bool pending_winsize; /* SIGWINCH before the command started */
+        bool stop_at_started; /* a copy: the session is handed over at STARTED */
+        unsigned version;     /* negotiated from the HELLOs */
         struct session_client_result *res;
 };
 
@@ -100,12 +102,23 @@ static int send_auth(struct client *c) {
         return 0;
 }
 
-/* Returns 1 when the session is over, 0 to go on, or -errno. */
+/* A version-1 daemon knows no SYNC flag (and always syncs): it is not sent there. */
+static int send_copy(struct client *c) {
+        struct session_copy req = *c->copy;
+
+        if (c->version < 2)
+                req.flags &= ~SESSION_COPY_SYNC;
+        return session_out_copy(&c->out, &req);
+}
+
+/* Returns 1 when the session is over, 2 when it is handed over (a copy's
+ * STARTED), 0 to go on, or -errno. */
 static int handle_frame(struct client *c, const struct session_frame *f) {
         struct session_hello ours = { SESSION_VERSION_MIN, SESSION_VERSION_MAX }, theirs;
         const char *msg;
         size_t len;
         uint32_t v;
+        int version;
 
         if (f->type == SESSION_ERROR) {
                 if (session_error_decode(f, &c->res->error_code, &msg, &len) < 0)
@@ -118,13 +131,15 @@ static int handle_frame(struct client *c, const struct session_frame *f) {
         case WAIT_HELLO:
                 if (f->type != SESSION_HELLO || session_hello_decode(f, &theirs) < 0)
                         return fail(c, -EPROTO, "expecting the daemon's HELLO");
-                if (session_version_choose(&ours, &theirs) < 0) {
+                version = session_version_choose(&ours, &theirs);
+                if (version < 0) {
                         c->res->error_code = SESSION_E_VERSION;
                         snprintf(c->res->error_message, sizeof(c->res->error_message),
                                  "the daemon speaks protocol versions %u..%u, this client %u..%u",
                                  theirs.min_version, theirs.max_version, ours.min_version, ours.max_version);
                         return 1;
                 }
+                c->version = (unsigned) version;
                 c->phase = WAIT_STARTED;
                 if (theirs.capabilities & SESSION_CAP_AUTH_PASSWORD) {
                         int r = send_auth(c);
@@ -132,7 +147,7 @@ static int handle_frame(struct client *c, const struct session_frame *f) {
                         if (r < 0)
                                 return r;
                 }
-                v = (uint32_t) (c->copy ? session_out_copy(&c->out, c->copy) : session_out_exec(&c->out, c->req));
+                v = (uint32_t) (c->copy ? send_copy(c) : session_out_exec(&c->out, c->req));
                 if ((int) v < 0)
                         return fail(c, (int) v, "sending the request");
                 return 0;
@@ -140,6 +155,8 @@ static int handle_frame(struct client *c, const struct session_frame *f) {
                 if (f->type != SESSION_STARTED)
                         return fail(c, -EPROTO, "expecting STARTED");
                 c->phase = RUNNING;
+                if (c->stop_at_started)
+                        return 2;
                 if (c->in_fd < 0 && session_out_frame(&c->out, SESSION_EOF, SESSION_STDIN, NULL, 0) < 0)
                         return fail(c, -ENOBUFS, "sending the end of standard input");
                 if (c->pending_signal)
@@ -276,7 +293,7 @@ static int client_loop(struct client *c, int sig_fd) {
                 if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
                         r = read_sock(c);
                         if (r != 0)
-                                return r < 0 ? r : 0;
+                                return r < 0 ? r : r - 1;
                 }
         }
 }
@@ -297,8 +314,10 @@ int session_client_exec(int sock, const struct session_exec *e, int in_fd, int o
         return session_client_run(sock, e, &io, ret);
 }
 
-int session_client_run(int sock, const struct session_exec *e, const struct session_client_io *io,
-                       struct session_client_result *ret) {
+/* Runs the session; with stop_at_started, up to a copy's STARTED: then
+ * returns 1 with the parser in *ret_in and the version in *ret_version. */
+static int client_run(int sock, const struct session_exec *e, const struct session_client_io *io,
+                      struct session_client_result *ret, struct session_parser **ret_in, unsigned *ret_version) {
         struct client c = {
                 .sock = sock,
                 .in_fd = io->in_fd,
@@ -310,6 +329,7 @@ int session_client_run(int sock, const struct session_exec *e, const struct sess
                 .stdin_credit = SESSION_WINDOW_INITIAL,
                 .in_eof = io->in_fd < 0,
                 .tty_fd = io->tty_fd,
+                .stop_at_started = ret_in != NULL,
                 .res = ret,
         };
         int sig_fd = io->sig_fd;
@@ -328,6 +348,23 @@ int session_client_run(int sock, const struct session_exec *e, const struct sess
         session_out_hello(&c.out, SESSION_VERSION_MIN, SESSION_VERSION_MAX);
         r = client_loop(&c, sig_fd);
         session_out_done(&c.out);
+        if (r == 1) {
+                *ret_in = c.in;
+                *ret_version = c.version;
+                return 1;
+        }
         free(c.in);
         return r;
+}
+
+int session_client_run(int sock, const struct session_exec *e, const struct session_client_io *io,
+                       struct session_client_result *ret) {
+        return client_run(sock, e, io, ret, NULL, NULL);
+}
+
+int session_client_start_copy(int sock, const struct session_client_io *io, struct session_client_result *ret,
+                              struct session_parser **ret_in, unsigned *ret_version) {
+        int r = client_run(sock, NULL, io, ret, ret_in, ret_version);
+
+        return r == 1 ? 0 : r == 0 ? 1 : r;
 }

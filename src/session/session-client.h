@@ -57,6 +57,16 @@ struct session_client_io {
 int session_client_run(int sock, const struct session_exec *e, const struct session_client_io *io,
                        struct session_client_result *ret);
 
+/*
+ * For `hvsock cp`: sends io->copy and runs the session up to the daemon's
+ * STARTED, then hands it over (copy-link.h). Returns 0 with *ret_in (the
+ * parser, owned by the caller, holding whatever came after STARTED) and
+ * *ret_version (the session's protocol version); 1 when the daemon ended
+ * the session first (ERROR in *ret); or -errno as session_client_run().
+ */
+int session_client_start_copy(int sock, const struct session_client_io *io, struct session_client_result *ret,
+                              struct session_parser **ret_in, unsigned *ret_version);
+
 /* The window size of the terminal tty_fd. Returns 0 or -errno. */
 int session_client_winsize(int tty_fd, struct session_winsize *ret);
 

@@ -53,6 +53,7 @@ enum phase {
         PHASE_PAM,     /* the session's PAM process checks the credentials and starts the command */
         PHASE_RUNNING, /* the command runs; streams are relayed */
         PHASE_CLOSING, /* EXIT or ERROR queued: flush, shut down, drain, free */
+        PHASE_HANDED_OFF, /* a copy helper owns the connection: wait for it to exit */
 };
 
 struct session {
@@ -61,6 +62,9 @@ struct session {
         unsigned id;
         bool rejecting; /* refused as BUSY: counts against REJECTING_MAX only */
         enum phase phase;
+        unsigned version; /* negotiated from the HELLOs */
+        bool copy;        /* a PUT or GET: the connection goes to the copy helper */
+        bool client_talks; /* a copy's client answers its helper before the PAM process reports it */
         /* --auth pam: the credentials AUTH gave (the password only until the
          * PAM process has its copy), the PAM process and its report pipe. */
         struct session_auth auth;
@@ -188,7 +192,8 @@ static void session_fail(struct session *s, uint32_t code, const char *fmt, ...)
         char msg[SESSION_ERROR_MESSAGE_MAX + 1];
         va_list ap;
 
-        if (s->phase == PHASE_CLOSING)
+        /* A session handed to its copy helper has nothing more to say. */
+        if (s->phase == PHASE_CLOSING || s->phase == PHASE_HANDED_OFF)
                 return;
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -553,6 +558,28 @@ static int open_streams(struct spawn_ctx *c, int ret_ours[3]) {
         return 0;
 }
 
+/* A copy helper's streams: the session's socket as stdin and stdout, and
+ * the daemon's stderr (its log) as stderr, each a copy of our own so the
+ * plan owns what it closes. The daemon keeps its socket until the helper
+ * runs: it still has to send ERROR when the helper cannot start. */
+static int open_handoff(struct spawn_ctx *c, int sock) {
+        int in, err;
+
+        in = fcntl(sock, F_DUPFD_CLOEXEC, 3);
+        if (in < 0)
+                return negative_errno();
+        err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (err < 0) {
+                int r = negative_errno();
+
+                safe_close(in);
+                return r;
+        }
+        c->sp.in = c->sp.out = in;
+        c->sp.err = err;
+        return 0;
+}
+
 /* Why the child could not run the command: an ERROR code and its text. */
 static uint32_t describe_failure(const struct spawn_ctx *c, const struct spawn_failure *f, char *msg, size_t size) {
         switch (f->step) {
@@ -620,8 +647,20 @@ static pid_t fork_command(const struct spawn_ctx *c, char **pam_env, uint32_t *r
         return -1;
 }
 
+/* The copy helper runs and owns the connection: it sends STARTED and
+ * everything after it. This daemon only waits for it to end. */
+static void session_handed_off(struct session *s, pid_t pid) {
+        s->pid = pid;
+        s->phase = PHASE_HANDED_OFF;
+        watch_close(s->srv, &s->sock);
+}
+
 /* The command runs: its streams are relayed from now on. */
 static void session_started(struct session *s, pid_t pid) {
+        if (s->copy) {
+                session_handed_off(s, pid);
+                return;
+        }
         s->pid = pid;
         if (s->timeout_s)
                 s->deadline = now_ms() + (uint64_t) s->timeout_s * 1000;
@@ -774,10 +813,10 @@ static void session_spawn(struct session *s, const struct session_exec *e) {
                 c.sp.argv = e->argv;
         }
         if (c.pw || !pam) {
-                r = open_streams(&c, ours);
+                r = s->copy ? open_handoff(&c, s->sock.fd) : open_streams(&c, ours);
                 if (r < 0) {
                         session_fail(s, SESSION_E_INTERNAL, "cannot set up the command's %s: %s",
-                                     c.sp.pty ? "terminal" : "pipes", strerror(-r));
+                                     s->copy ? "connection" : c.sp.pty ? "terminal" : "pipes", strerror(-r));
                         return;
                 }
         }
@@ -908,11 +947,13 @@ static void handle_frame(struct session *s, const struct session_frame *f) {
                                      session_type_name(f->type));
                         return;
                 }
-                if (session_version_choose(&ours, &theirs) < 0) {
+                r = session_version_choose(&ours, &theirs);
+                if (r < 0) {
                         session_fail(s, SESSION_E_VERSION, "client speaks versions %u..%u, this daemon %u..%u",
                                      theirs.min_version, theirs.max_version, ours.min_version, ours.max_version);
                         return;
                 }
+                s->version = (unsigned) r;
                 s->phase = s->srv->auth == SESSION_SERVER_AUTH_PAM ? PHASE_AUTH : PHASE_EXEC;
                 return;
         case PHASE_AUTH:
@@ -972,37 +1013,60 @@ static void handle_frame(struct session *s, const struct session_frame *f) {
                 handle_running(s, f);
                 return;
         case PHASE_CLOSING:
+        case PHASE_HANDED_OFF:
                 return;
         }
 }
 
-/* A PUT or GET runs this daemon's own binary as the copy helper
- * (copy.c): it reads or writes the archive on its stdin or stdout, which
- * the session relays like any command's, with the same flow control. */
+/* A PUT or GET runs this daemon's own binary as the copy helper (copy.c)
+ * and hands it the connection, so the archive goes between the socket and
+ * the files without passing through this process and a pipe. The client
+ * sends nothing between its request and STARTED, and this daemon has
+ * nothing queued once it read a request (the client waited for its
+ * HELLO): the helper starts on a clean frame boundary both ways. With
+ * --auth pam the session's PAM process starts the helper, as it starts a
+ * command, and the connection is handed over once it reports it running. */
 static void session_start_copy(struct session *s, const struct session_copy *c) {
         _cleanup_free_ char **argv = NULL;
-        char flags[16];
+        char flags[16], version[16];
         struct session_exec e = {};
 
+        if (session_parser_pending(s->in) > 0) {
+                session_fail(s, SESSION_E_PROTOCOL, "frames after the %s request before STARTED",
+                             session_type_name(c->type));
+                return;
+        }
+        if (session_out_len(&s->out) > 0) {
+                session_fail(s, SESSION_E_INTERNAL, "file copy: the session is not idle");
+                return;
+        }
+        if ((c->flags & SESSION_COPY_SYNC) && s->version < 2) {
+                session_fail(s, SESSION_E_PROTOCOL, "the SYNC flag of %s needs protocol version 2",
+                             session_type_name(c->type));
+                return;
+        }
         if (!s->srv->self_exe) {
                 session_fail(s, SESSION_E_UNSUPPORTED, "file copy: the daemon cannot find its own binary");
                 return;
         }
-        argv = calloc(c->count + 5, sizeof(char *));
+        argv = calloc(c->count + 6, sizeof(char *));
         if (!argv) {
                 session_fail(s, SESSION_E_INTERNAL, "out of memory");
                 return;
         }
         snprintf(flags, sizeof(flags), "%u", c->flags);
+        snprintf(version, sizeof(version), "%u", s->version);
         argv[0] = s->srv->self_exe;
         argv[1] = (char *) COPY_HELPER_OPTION;
         argv[2] = (char *) (c->type == SESSION_PUT ? "receive" : "send");
-        argv[3] = flags;
+        argv[3] = version;
+        argv[4] = flags;
         for (size_t i = 0; i < c->count; i++)
-                argv[4 + i] = c->paths[i];
+                argv[5 + i] = c->paths[i];
         e.argv = argv;
-        e.argc = c->count + 4;
+        e.argc = c->count + 5;
         e.user = s->auth.user;
+        s->copy = true;
         session_spawn(s, &e);
 }
 
@@ -1011,9 +1075,32 @@ static const char *parse_error_text(int r) {
                                        : "malformed frame header (type, channel, flags or length)";
 }
 
+/* A copy whose PAM process is starting the helper: what the client sends
+ * now is for the helper, which may already run, so nothing is read here; a
+ * peek only tells whether the client went away (the PAM process is then
+ * killed). Once the client talks, the helper runs: its report follows. */
+static void peek_hangup(struct session *s) {
+        uint8_t b;
+        ssize_t n;
+
+        if (s->peer_eof || s->client_talks)
+                return;
+        n = recv(s->sock.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0)
+                s->client_talks = true;
+        else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                s->peer_eof = true;
+}
+
 static void session_read(struct session *s) {
         struct session_frame f;
 
+        if (s->phase == PHASE_HANDED_OFF)
+                return;
+        if (s->phase == PHASE_PAM && s->copy) {
+                peek_hangup(s);
+                return;
+        }
         while (!s->peer_eof) {
                 uint8_t scratch[4096];
                 size_t space = sizeof(scratch);
@@ -1167,9 +1254,28 @@ static void read_pam_reports(struct session *s) {
                  * that dies before it reports the command's end leaves the
                  * session without a status to give. */
                 watch_close(s->srv, &s->pam);
+                if (s->phase == PHASE_HANDED_OFF && !s->reaped) {
+                        /* The helper dies with it (PR_SET_PDEATHSIG). */
+                        log_session(s, "the session's PAM process ended before the copy helper");
+                        s->reaped = true;
+                        s->wstatus = W_EXITCODE(1, 0);
+                }
                 if (s->phase == PHASE_PAM || (s->phase == PHASE_RUNNING && !s->reaped))
                         session_fail(s, SESSION_E_INTERNAL, "the session's PAM process ended unexpectedly");
         }
+}
+
+/* A session handed to its copy helper ends when the helper does: reaped
+ * through the signalfd, or (--auth pam) reported by the PAM process. */
+static bool handed_off_progress(struct session *s) {
+        if (!s->reaped) {
+                watch_set(s->srv, &s->pam, EPOLLIN);
+                return true;
+        }
+        if (!WIFEXITED(s->wstatus) || WEXITSTATUS(s->wstatus) > 1)
+                log_session(s, "the copy helper failed (status 0x%x)", (unsigned) s->wstatus);
+        session_free(s);
+        return false;
 }
 
 /* Does what can be done now, then sets the epoll interests. Returns false
@@ -1180,6 +1286,8 @@ static bool session_progress(struct session *s) {
         int r;
 
         read_pam_reports(s);
+        if (s->phase == PHASE_HANDED_OFF)
+                return handed_off_progress(s);
         if (s->phase == PHASE_RUNNING) {
                 if (s->deadline && !s->reaped && now_ms() >= s->deadline && !s->timed_out) {
                         s->timed_out = true;
@@ -1223,6 +1331,9 @@ static bool session_progress(struct session *s) {
         }
 
         ev = s->peer_eof ? 0 : EPOLLIN;
+        /* Only the client's hang-up: its bytes are for the copy helper. */
+        if (s->phase == PHASE_PAM && s->copy)
+                ev = s->peer_eof || s->client_talks ? 0 : EPOLLRDHUP;
         if (session_out_len(&s->out) > 0)
                 ev |= EPOLLOUT;
         watch_set(srv, &s->sock, ev);

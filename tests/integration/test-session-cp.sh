@@ -3,7 +3,8 @@
 # ways (sha256sum), directory trees with -r both ways (diff -r), -p keeps
 # mode and mtime, the error cases, and an interrupted copy (the client
 # killed with SIGKILL while a slow source is still being read) leaves
-# neither the destination nor a temporary file behind.
+# neither the destination nor a temporary file behind, also without
+# --sync; with --sync (and only then) the receiver fsyncs.
 . "$(dirname "$0")/lib.sh"
 
 SESSIOND=${SESSIOND_BIN:-$BUILD_DIR/src/session/hvsock-sessiond}
@@ -194,4 +195,39 @@ cmp "$T/local/keep" "$T/vm/after" || fail "the copy after the interruptions diff
 pass "the copy after the interruptions is intact"
 kill -0 "$D" 2>/dev/null || fail "the daemon died"
 pass "the (restarted) daemon is still running"
+
+# ---- --sync: the receiver fsyncs each file only when asked ----
+expect 0 "--sync into the VM" "$H" cp --sync "$T/local/keep" "loopback:$T/vm/synced"
+cmp "$T/local/keep" "$T/vm/synced" || fail "the --sync copy into the VM differs"
+expect 0 "--sync out of the VM" "$H" cp --sync "loopback:$T/vm/synced" "$T/local/synced"
+cmp "$T/local/keep" "$T/local/synced" || fail "the --sync copy out of the VM differs"
+pass "--sync copies are intact both ways"
+# count_fsync FILE: fsync calls in an strace log.
+count_fsync() {
+        grep -c 'fsync(' "$1" || true
+}
+if strace -f -qq -e trace=fsync -o /dev/null true 2>/dev/null; then
+        # LeakSanitizer (the ASan build) cannot run under ptrace.
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+        export ASAN_OPTIONS
+        expect 0 "out of the VM without --sync, traced" \
+                strace -f -qq -e trace=fsync -o "$T/c1.strace" "$H" cp "loopback:$T/vm/synced" "$T/local/nosync"
+        check_eq 0 "$(count_fsync "$T/c1.strace")" "without --sync the client does not fsync"
+        expect 0 "out of the VM with --sync, traced" \
+                strace -f -qq -e trace=fsync -o "$T/c2.strace" "$H" cp --sync "loopback:$T/vm/synced" "$T/local/sync2"
+        [ "$(count_fsync "$T/c2.strace")" -ge 2 ] || fail "with --sync the client fsyncs the file and its directory"
+        pass "with --sync the client fsyncs the file and its directory"
+
+        # The daemon's side: its copy helper, traced with the daemon.
+        kill -TERM "$D"
+        wait_exit "$D" "the daemon"
+        bg strace -f -qq -e trace=fsync -o "$T/d.strace" "$SESSIOND" --listen loopback 2>"$T/d3.err"
+        D=$BG
+        wait_file_text "$T/d3.err" "listening on"
+        expect 0 "into the VM without --sync, traced" "$H" cp "$T/local/keep" "loopback:$T/vm/nosync"
+        check_eq 0 "$(count_fsync "$T/d.strace")" "without --sync the copy helper does not fsync"
+        expect 0 "into the VM with --sync, traced" "$H" cp --sync "$T/local/keep" "loopback:$T/vm/sync2"
+        [ "$(count_fsync "$T/d.strace")" -ge 2 ] || fail "with --sync the copy helper fsyncs the file and its directory"
+        pass "with --sync the copy helper fsyncs the file and its directory"
+fi
 finish

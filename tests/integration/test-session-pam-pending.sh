@@ -6,7 +6,9 @@
 # the PAM session is opened before the command and closed after it, its
 # environment reaches the command, a refused account gets a clear error,
 # and a session closed (or a daemon stopped) while its PAM transaction is
-# pending leaves no process, zombie or descriptor behind.
+# pending leaves no process, zombie or descriptor behind. hvsock cp goes the
+# same way: its helper runs as the user in a PAM session, both ways, and a
+# copy closed while PAM is pending, or killed mid-file, leaves nothing.
 # Nothing here depends on timing: every wait is for a state to be reached.
 . "$(dirname "$0")/lib.sh"
 
@@ -182,6 +184,66 @@ wait_no_children "the daemon reaps it: no zombie"
 [ ! -e "$T/marker-closed" ] || fail "the closed session's command ran"
 pass "the closed session's command never ran"
 expect 0 "the daemon goes on serving" "$H" exec loopback --credential-file "$T/good" -- true
+
+# ---- cp: the PAM process runs the copy helper in its PAM session ----
+wait_pam_settled
+head -c 300000 /dev/urandom >"$T/cp-src"
+expect 0 "cp to the daemon through PAM" "$H" cp --credential-file "$T/good" "$T/cp-src" "loopback:$T/cp-put"
+cmp -s "$T/cp-src" "$T/cp-put" || fail "the file copied through PAM differs"
+pass "the file copied through PAM is intact"
+wait_file_text "$T/pam.log" "close_session"
+check_eq "open_session $ME
+close_session $ME" "$(cat "$T/pam.log")" "the copy runs in a PAM session, closed after it"
+: >"$T/pam.log"
+expect 0 "cp from the daemon through PAM" "$H" cp --credential-file "$T/good" "loopback:$T/cp-src" "$T/cp-get"
+cmp -s "$T/cp-src" "$T/cp-get" || fail "the file fetched through PAM differs"
+pass "the file fetched through PAM is intact"
+wait_pam_settled
+if [ "$ME" = root ]; then
+        # The user may pass through the test's directory (not list it) into one it may write.
+        chmod 711 "$T"
+        mkdir -m 1777 "$T/cp-drop"
+        expect 0 "cp as another user, through PAM" "$H" cp --credential-file "$T/nobody" "$T/cp-src" "loopback:$T/cp-drop/f"
+        check_eq nobody "$(stat -c %U "$T/cp-drop/f")" "the copy helper runs as the authenticated user"
+        echo secret >"$T/cp-secret"
+        chmod 600 "$T/cp-secret"
+        expect 1 "cp of a file the user may not read" "$H" cp --credential-file "$T/nobody" "loopback:$T/cp-secret" "$T/cp-stolen"
+        [ ! -e "$T/cp-stolen" ] || fail "the copy helper read a file its user may not read"
+        pass "the copy helper has the user's rights, not the daemon's"
+        wait_pam_settled
+fi
+
+# A copy whose client goes away while its PAM transaction is pending.
+arm_gate
+bg "$H" cp --credential-file "$T/good" "$T/cp-src" "loopback:$T/cp-closed"
+C=$BG
+wait_file_text "$T/gate-reached" reached
+PAM_PID=$(cat "$T/gate.pid")
+kill -KILL "$C"
+wait_exit "$C" "the cp client killed while its PAM was pending"
+wait_gone "$PAM_PID" "the daemon kills the pending PAM process of a closed copy"
+wait_no_children "the daemon reaps it: no zombie"
+[ ! -e "$T/cp-closed" ] || fail "the closed copy wrote its file"
+pass "the closed copy wrote nothing"
+
+# A copy whose client is killed mid-file, once the helper owns the
+# connection: the helper ends, and its PAM process closes the PAM session.
+wait_pam_settled
+mkfifo "$T/cp-fifo"
+bg sh -c 'head -c 1048576 /dev/urandom >"$T/cp-fifo.data"; { cat "$T/cp-fifo.data"; echo fed >"$T/cp-fed"; exec sleep 600; } >"$T/cp-fifo"'
+FEEDER=$BG
+bg "$H" cp --credential-file "$T/good" "$T/cp-fifo" "loopback:$T/cp-mid"
+C=$BG
+wait_file_text "$T/cp-fed" fed
+kill -KILL "$C"
+wait_exit "$C" "the cp client killed mid-file"
+wait_no_children "the helper and its PAM process end with the connection"
+check_eq "open_session $ME
+close_session $ME" "$(cat "$T/pam.log")" "the PAM session of the interrupted copy is closed"
+[ ! -e "$T/cp-mid" ] || fail "the interrupted copy left its file"
+pass "the interrupted copy left nothing"
+kill -TERM "-$FEEDER"
+: >"$T/pam.log"
 
 # ---- no descriptor left behind ----
 wait_no_children "every session's processes are gone"

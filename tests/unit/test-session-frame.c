@@ -535,7 +535,7 @@ static void test_copy_requests(void **state) {
         char *dst[] = { (char *) "/tmp/a b", NULL };
         char *srcs[] = { (char *) "x", (char *) "dir/y", (char *) "z:w", NULL };
         struct session_copy put = { SESSION_PUT, SESSION_COPY_RECURSIVE | SESSION_COPY_MULTIPLE, dst, 1 };
-        struct session_copy get = { SESSION_GET, SESSION_COPY_PRESERVE, srcs, 3 };
+        struct session_copy get = { SESSION_GET, SESSION_COPY_PRESERVE | SESSION_COPY_SYNC, srcs, 3 };
         struct session_copy d;
         uint8_t p[64] = {};
 
@@ -547,6 +547,7 @@ static void test_copy_requests(void **state) {
         assert_null(d.paths[1]);
         session_copy_done(&d);
         assert_int_equal(copy_roundtrip(&get, &d), 0);
+        assert_int_equal(d.flags, SESSION_COPY_PRESERVE | SESSION_COPY_SYNC);
         assert_int_equal(d.count, 3);
         assert_string_equal(d.paths[2], "z:w");
         session_copy_done(&d);
@@ -570,7 +571,10 @@ static void test_copy_requests(void **state) {
         assert_int_equal(copy_decode_raw(SESSION_GET, p, 14), -SESSION_E_PROTOCOL); /* trailing byte */
         assert_int_equal(copy_decode_raw(SESSION_GET, p, 12), -SESSION_E_PROTOCOL);
         assert_int_equal(copy_decode_raw(SESSION_EXEC, p, 13), -SESSION_E_PROTOCOL);
-        put_le32(p, 0x8);
+        put_le32(p, SESSION_COPY_SYNC);
+        assert_int_equal(copy_decode_raw(SESSION_PUT, p, 13), 0);
+        assert_int_equal(copy_decode_raw(SESSION_GET, p, 13), 0);
+        put_le32(p, 0x10);
         assert_int_equal(copy_decode_raw(SESSION_PUT, p, 13), -SESSION_E_PROTOCOL); /* unknown flag */
         put_le32(p, SESSION_COPY_MULTIPLE);
         assert_int_equal(copy_decode_raw(SESSION_GET, p, 13), -SESSION_E_PROTOCOL);
