@@ -134,7 +134,7 @@ int cmd_exec(const struct cli_command *cmd, int argc, char **argv) {
         _cleanup_close_ int sock = -1, sig_fd = -1;
         _cleanup_free_ char **env = NULL;
         _cleanup_(cli_credential_done) struct cli_credential cred = {};
-        struct session_client_result res;
+        struct session_client_result res = {};
         struct exec_args a = {};
         struct session_client_io io = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, -1, -1 };
         int r;
@@ -156,6 +156,11 @@ int cmd_exec(const struct cli_command *cmd, int argc, char **argv) {
         if (r)
                 return r;
         r = session_client_run(sock, &a.req, &io, &res);
+        if (r < 0 && res.interrupted) {
+                cli_fail("session with VM '%s': %s before the command started", a.vm_arg,
+                         strsignal(res.interrupted));
+                return 128 + res.interrupted;
+        }
         if (r < 0) {
                 cli_session_run_failed("session with", a.vm_arg, r, &res);
                 return EXIT_SESSION;

@@ -49,6 +49,12 @@ static int fail(struct client *c, int err, const char *what) {
 
 static void queue_signal(struct client *c, int sig) {
         if (c->phase != RUNNING) {
+                /* Nothing runs yet to receive it. SIGTERM and SIGHUP, or a
+                 * second signal, end the wait: a daemon that never answers
+                 * must not leave an unkillable client. A first SIGINT or
+                 * SIGQUIT is kept for the command about to start. */
+                if (sig == SIGTERM || sig == SIGHUP || c->pending_signal)
+                        c->res->interrupted = sig;
                 c->pending_signal = sig;
                 return;
         }
@@ -283,8 +289,11 @@ static int client_loop(struct client *c, int sig_fd) {
                                 continue;
                         return fail(c, negative_errno(), "waiting for events");
                 }
-                if (p[2].revents)
+                if (p[2].revents) {
                         read_signals(c, sig_fd);
+                        if (c->res->interrupted)
+                                return fail(c, -EINTR, "waiting for the command to start");
+                }
                 if (p[1].revents) {
                         r = read_stdin(c);
                         if (r < 0)

@@ -20,6 +20,7 @@ struct session_client_result {
         uint32_t error_code;     /* else the daemon sent ERROR: its code and message */
         char error_message[SESSION_ERROR_MESSAGE_MAX + 1];
         const char *failed;      /* when session_client_exec() fails: the step, for messages */
+        int interrupted;         /* the signal that ended the session before the command started */
 };
 
 /*

@@ -26,8 +26,25 @@ expect 0 "argv is passed as is" "$H" exec loopback -- printf '%s|' 'a b' '$HOME'
 check_out "a b|\$HOME|*||it's|" "no shell re-quoting or expansion"
 expect 0 "--env and --cwd" "$H" exec loopback --env FOO=bar --env 'SP=a b' --cwd /tmp -- sh -c 'echo "$FOO/$SP/$(pwd)"'
 check_out "bar/a b//tmp" "the environment and directory are the ones asked for"
-expect 0 "the command gets exactly fds 0, 1 and 2" "$H" exec loopback -- sh -c 'ls /proc/$$/fd | tr "\n" " "'
-check_out "0 1 2 " "no daemon descriptor leaks into the command"
+# No pipe in the listing command: the shell would hold its ends for a moment.
+expect 0 "the command gets exactly fds 0, 1 and 2" "$H" exec loopback -- sh -c 'ls /proc/$$/fd'
+check_out "0
+1
+2" "no daemon descriptor leaks into the command"
+
+# ---- a daemon that never answers: SIGTERM still ends the client ----
+mkdir -p "$T/silent"
+bg sh -c 'sleep 600 | HVSOCK_RUNTIME_DIR="$T/silent" "$H" nc -v -l loopback 24149 >/dev/null 2>"$T/silent.err"'
+S=$BG
+wait_file_text "$T/silent.err" "listening on"
+bg sh -c 'HVSOCK_RUNTIME_DIR="$T/silent" exec "$H" exec loopback -- true 2>"$T/silent.cerr"'
+c=$BG
+wait_file_text "$T/silent.err" "connection from"
+kill -TERM "$c"
+wait_exit "$c" "a client waiting for a silent daemon"
+check_eq 143 "$RC" "SIGTERM ends a client whose command never started: exit 143"
+check_contains "$T/silent.cerr" "before the command started" "the client says the command never started"
+kill -TERM "-$S" 2>/dev/null
 
 # ---- errors before the command runs ----
 expect 127 "a missing command exits 127" "$H" exec loopback -- no-such-command-hvsock
