@@ -62,8 +62,7 @@ uds="$work/vsock.sock"
 src="$top/src"
 if ! gcc -static -O2 -std=gnu11 -D_GNU_SOURCE -DHVSOCK_VERSION='"e2e"' -DHVSOCK_NO_PAM \
         -I"$top/include" -I"$src/basic" -I"$src/lib" -I"$src/session" \
-        "$src"/basic/*.c "$src"/lib/*.c "$src/session/frame.c" "$src/session/session-server.c" \
-        "$src/session/copy.c" "$src/session/auth-pam.c" "$src/session/sessiond.c" \
+        "$src"/basic/*.c "$src"/lib/*.c "$src"/session/*.c \
         -luuid -lcrypto -lpthread -o "$work/hvsock-sessiond" 2>"$work/gcc.log"; then
         if grep -q "cannot find -luuid" "$work/gcc.log"; then
                 echo "SKIP: no static libuuid (Debian package uuid-dev)"
