@@ -96,14 +96,21 @@ static void listener_event(struct ev_source *s, uint32_t revents) {
 
         if (fd < 0)
                 return;
-        /* One QEMU at a time: a second one is turned away. */
-        if (vhost_user_attached(&dm->vu)) {
+        /* One QEMU at a time: a second one is turned away, unless the
+         * first never said a word (then it only held the slot). */
+        switch (vhost_user_offer(&dm->vu, fd)) {
+        case 0:
+                break;
+        case 1:
+                fprintf(stderr, "hvsock-vhost: dropped a connection that never sent a message, for a new one\n");
+                break;
+        case -EBUSY:
                 fprintf(stderr, "hvsock-vhost: a QEMU is already connected; refusing another\n");
-                safe_close(fd);
-                return;
-        }
-        if (vhost_user_attach(&dm->vu, fd) < 0)
+                break;
+        default:
                 fprintf(stderr, "hvsock-vhost: cannot serve the QEMU connection\n");
+                break;
+        }
 }
 
 static void signal_event(struct ev_source *s, uint32_t revents) {

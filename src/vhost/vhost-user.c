@@ -463,6 +463,7 @@ int vhost_user_handle_one(struct vhost_user *vu) {
         r = msg_receive(vu, &m);
         if (r < 0)
                 return r;
+        vu->spoke = true;
         r = dispatch(vu, &m);
         close_fds(m.fds, m.n_fds);
         if (vu->reply_error < 0)
@@ -522,6 +523,7 @@ int vhost_user_attach(struct vhost_user *vu, int fd) {
         vu->conn.fd = fd;
         vu->rx.len = vu->rx.n_fds = 0;
         vu->reply_error = 0;
+        vu->spoke = false;
         if (r >= 0)
                 r = ev_add(vu->loop, &vu->conn, EPOLLIN);
         if (r < 0)
@@ -543,6 +545,22 @@ void vhost_user_detach(struct vhost_user *vu) {
         vu->acked_features = 0;
         vu->protocol_features = 0;
         vu->ops->reset(vu->userdata);
+}
+
+int vhost_user_offer(struct vhost_user *vu, int fd) {
+        bool replaced = false;
+        int r;
+
+        if (vu->conn.fd >= 0) {
+                if (vu->spoke) {
+                        safe_close(fd);
+                        return -EBUSY;
+                }
+                vhost_user_detach(vu);
+                replaced = true;
+        }
+        r = vhost_user_attach(vu, fd);
+        return r < 0 ? r : replaced;
 }
 
 bool vhost_user_attached(const struct vhost_user *vu) {

@@ -92,6 +92,7 @@ struct vhost_user {
         struct ev_source conn; /* QEMU's socket (non-blocking), -1 when none */
         struct vhost_user_rx rx;
         int reply_error; /* a reply that could not be sent: the session ends */
+        bool spoke;      /* the peer sent a whole message: it is a front-end */
         uint32_t guest_cid;
         uint64_t acked_features;
         uint64_t protocol_features;
@@ -108,6 +109,13 @@ void vhost_user_init(struct vhost_user *vu, struct ev_loop *loop, uint32_t guest
 /* Serves QEMU on fd (a connected UNIX stream socket; taken over).
  * Returns 0 or -errno (fd closed). -EBUSY when one is already attached. */
 int vhost_user_attach(struct vhost_user *vu, int fd);
+
+/* A new connection to the backend's socket: served when none is attached,
+ * or when the attached one never sent a whole message (QEMU sends
+ * GET_FEATURES at once, so it is not a front-end but something holding
+ * the only slot); turned away with -EBUSY otherwise. fd is taken over.
+ * Returns 1 when it replaced a silent connection, 0, or -errno. */
+int vhost_user_offer(struct vhost_user *vu, int fd);
 
 /* Ends the session: closes the socket and the ring fds, unmaps guest memory
  * and calls ops->reset. NULL-safe in the sense that a detached backend is a

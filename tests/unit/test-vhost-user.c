@@ -604,6 +604,40 @@ static void test_reply_ack(void **state) {
         assert_true(vhost_user_attached(&f->vu));
 }
 
+/* Whether the other end of our socket fd was closed (EOF within 2 s). */
+static bool peer_closed(int fd) {
+        char b;
+
+        return fd_wait(fd, POLLIN, 2000) > 0 && read(fd, &b, 1) == 0;
+}
+
+/* Only one front-end at a time, but a connection that never sent a whole
+ * message does not hold the slot: the next one takes it. */
+static void test_silent_peer_is_replaced(void **state) {
+        struct fixture *f = *state;
+        int sv[2];
+
+        /* The fixture's connection has sent half a header and stopped. */
+        send_bytes(f, "\x01\x00", 2, NULL, 0);
+        assert_int_equal(step(f), -EAGAIN);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        assert_int_equal(vhost_user_offer(&f->vu, sv[1]), 1);
+        assert_true(peer_closed(f->qemu));
+        safe_close(f->qemu);
+        f->qemu = sv[0];
+        assert_int_equal(f->resets, 1);
+
+        /* The newcomer speaks: a front-end, which the next one cannot
+         * displace. */
+        assert_true(get_u64(f, VHOST_USER_GET_FEATURES) != 0);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        assert_int_equal(vhost_user_offer(&f->vu, sv[1]), -EBUSY);
+        assert_true(peer_closed(sv[0]));
+        safe_close(sv[0]);
+        assert_true(vhost_user_attached(&f->vu));
+        assert_true(get_u64(f, VHOST_USER_GET_FEATURES) != 0);
+}
+
 static void test_oversized_message(void **state) {
         struct fixture *f = *state;
         uint8_t payload[64] = { 0 };
@@ -1189,6 +1223,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_enabled_without_protocol_features, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_get_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reply_ack, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_silent_peer_is_replaced, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oversized_message, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_short_payloads, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fd_count_mismatch, setup, teardown),
