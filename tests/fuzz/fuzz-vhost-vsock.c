@@ -8,14 +8,25 @@
  * Layout (offsets in guest memory, guest physical base 0x10000, 64 entries):
  *   0x0000 tx desc   0x0400 tx avail   0x0800 tx used
  *   0x1000 rx desc   0x1400 rx avail   0x1800 rx used   0x2000.. buffers
- * The guest CID is 3; nothing is registered, so connects are refused.
+ * The guest CID is 3. Host port 5000 is registered and a host program
+ * listens on it (never reading), so a guest REQUEST to it gets a connection
+ * and its RW packets reach the forwarding path; other ports are refused.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <hvsock/guid.h>
 
 #include "ev.h"
 #include "guest-mem.h"
+#include "registry.h"
+#include "transport.h"
 #include "virtqueue.h"
 #include "vsock.h"
 
@@ -24,6 +35,58 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MEM_SIZE 0x10000
 #define GPA 0x10000
 #define UVA 0x7f0000000000ull
+
+#define HOST_PORT 5000
+
+static char host_dir[64], uds_path[96];
+static int host_listener = -1;
+
+static int add_service(struct hvsock_registry *r, void *userdata, char **ret_error) {
+        struct hvsock_guid id;
+
+        hvsock_guid_from_port(HOST_PORT, &id);
+        return hvsock__registry_add_service(r, &id, "fuzz", HOST_PORT, NULL);
+}
+
+static void host_cleanup(void) {
+        DIR *d = opendir(host_dir);
+        struct dirent *e;
+
+        if (host_listener >= 0)
+                close(host_listener);
+        while (d && (e = readdir(d)))
+                if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                        (void) unlinkat(dirfd(d), e->d_name, 0);
+        if (d)
+                closedir(d);
+        (void) rmdir(host_dir);
+}
+
+/* Once per process: the registry and the listening host program. */
+static void host_setup(void) {
+        char *err = NULL;
+
+        if (host_listener >= 0)
+                return;
+        snprintf(host_dir, sizeof(host_dir), "/tmp/hvsock-fuzz-XXXXXX");
+        if (!mkdtemp(host_dir))
+                abort();
+        snprintf(uds_path, sizeof(uds_path), "%s/vsock", host_dir);
+        if (hvsock__registry_update(host_dir, add_service, NULL, &err) < 0)
+                abort();
+        host_listener = hvsock__hybrid_listen(uds_path, HOST_PORT, 64);
+        if (host_listener < 0 || fcntl(host_listener, F_SETFL, O_NONBLOCK) < 0)
+                abort();
+        atexit(host_cleanup);
+}
+
+/* Closes the connections the device made, so the backlog never fills. */
+static void host_drain(void) {
+        int fd;
+
+        while ((fd = accept4(host_listener, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+                close(fd);
+}
 
 static void setup_vq(struct vq *vq, const struct guest_mem *m, uint64_t base, bool event_idx) {
         vq->kick.fd = -1;
@@ -47,12 +110,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct vsock_dev *dev;
         struct vsock_dev_config cfg = {
                 .guest_cid = 3,
-                .uds_path = "/nonexistent/hvsock-fuzz",
-                .config_dir = "/nonexistent/hvsock-fuzz-config",
+                .uds_path = uds_path,
+                .config_dir = host_dir,
                 .max_connections = 8,
                 .tx_buffer_size = 4096,
         };
 
+        host_setup();
         if (!mem && !(mem = malloc(MEM_SIZE)))
                 abort();
         memset(mem, 0, MEM_SIZE);
@@ -75,5 +139,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         vsock_dev_free(dev);
         ev_loop_done(&loop);
+        host_drain();
         return 0;
 }
