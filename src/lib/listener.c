@@ -84,9 +84,22 @@ static int add_vsock(struct hvsock_listener *l, enum cid_filter filter, uint32_t
         return listener_add(l, fd, NULL, &tmpl);
 }
 
+/* listener_add for a socket bound at path, which the listener removes when
+ * it is freed (so it keeps its own copy of the name). */
+static int listener_add_file(struct hvsock_listener *l, int fd, const char *path, const struct member *tmpl) {
+        char *copy = strdup(path);
+
+        if (!copy) {
+                safe_close(fd);
+                unlink(path);
+                return -ENOMEM;
+        }
+        return listener_add(l, fd, copy, tmpl);
+}
+
 static int add_local(struct hvsock_listener *l, const struct hvsock_ctx *ctx) {
         const struct member tmpl = { .transport = HVSOCK_TRANSPORT_LOCAL };
-        char path[PATH_MAX], *copy;
+        char path[PATH_MAX];
         int fd, r;
 
         r = hvsock__local_path(ctx->runtime_dir, l->port, path, sizeof(path));
@@ -95,18 +108,12 @@ static int add_local(struct hvsock_listener *l, const struct hvsock_ctx *ctx) {
         fd = hvsock__local_listen(ctx->runtime_dir, l->port, l->backlog);
         if (fd < 0)
                 return fd;
-        copy = strdup(path);
-        if (!copy) {
-                safe_close(fd);
-                unlink(path);
-                return -ENOMEM;
-        }
-        return listener_add(l, fd, copy, &tmpl);
+        return listener_add_file(l, fd, path, &tmpl);
 }
 
 static int add_hybrid(struct hvsock_listener *l, const struct hvsock_vm *vm) {
         const struct member tmpl = { .transport = HVSOCK_TRANSPORT_HYBRID, .vm_id = vm->id };
-        char path[PATH_MAX], *copy;
+        char path[PATH_MAX];
         int fd, r;
 
         r = hvsock__hybrid_listen_path(vm->uds, l->port, path, sizeof(path));
@@ -115,13 +122,7 @@ static int add_hybrid(struct hvsock_listener *l, const struct hvsock_vm *vm) {
         fd = hvsock__hybrid_listen(vm->uds, l->port, l->backlog);
         if (fd < 0)
                 return fd;
-        copy = strdup(path);
-        if (!copy) {
-                safe_close(fd);
-                unlink(path);
-                return -ENOMEM;
-        }
-        return listener_add(l, fd, copy, &tmpl);
+        return listener_add_file(l, fd, path, &tmpl);
 }
 
 /* One hybrid listener per registered VM reached by UDS. */
