@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The test stream shared by the guest helper (tests/e2e/guest/vsock-e2e.c)
- * and the host peer (tests/e2e/host/e2e-peer.c): a xorshift64 byte stream
+ * The test stream shared by the guest helpers (tests/e2e/guest/vsock-e2e.c,
+ * vsock-loop.c) and the host peer (tests/e2e/host/e2e-peer.c), with the I/O
+ * helpers they all need: a xorshift64 byte stream
  * named by a seed, and a 64-bit FNV-style hash over 64-bit words that accepts
  * the stream in pieces of any size. Both cost a few instructions per 8 bytes,
  * so under TCG the guest's time goes to vsock, not to byte loops.
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STREAM_BLOCK (64 * 1024)
@@ -123,6 +125,54 @@ static inline int stream_parse_reply(const char *line, uint64_t *ret_hash, uint6
                 return -1;
         *ret_hash = h;
         *ret_len = l;
+        return 0;
+}
+
+/* Seconds on CLOCK_MONOTONIC. */
+static inline double stream_now_s(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Reads until buf is full or EOF; returns the bytes read, -1 on error. */
+static inline ssize_t stream_read_full(int fd, void *buf, size_t n) {
+        size_t got = 0;
+
+        while (got < n) {
+                ssize_t r = read(fd, (char *) buf + got, n - got);
+
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -1;
+                if (r == 0)
+                        break;
+                got += (size_t) r;
+        }
+        return (ssize_t) got;
+}
+
+/* Reads one line (without its newline, cut to size - 1 bytes) byte by byte,
+ * so nothing after it is consumed; -1 on error or EOF first. */
+static inline int stream_read_line(int fd, char *line, size_t size) {
+        size_t n = 0;
+
+        for (;;) {
+                char c;
+                ssize_t r = read(fd, &c, 1);
+
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        return -1;
+                if (c == '\n')
+                        break;
+                if (n + 1 < size)
+                        line[n++] = c;
+        }
+        line[n] = '\0';
         return 0;
 }
 

@@ -52,52 +52,6 @@
 static bool fast;
 static unsigned cid = 2;
 
-static double now_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-/* Reads until buf is full or EOF; returns the bytes read, -1 on error. */
-static ssize_t read_full(int fd, void *buf, size_t n) {
-        size_t got = 0;
-
-        while (got < n) {
-                ssize_t r = read(fd, (char *) buf + got, n - got);
-
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -1;
-                if (r == 0)
-                        break;
-                got += (size_t) r;
-        }
-        return (ssize_t) got;
-}
-
-/* Reads one line (without its newline) into line; -1 on error or EOF first. */
-static int read_line(int fd, char *line, size_t size) {
-        size_t n = 0;
-
-        for (;;) {
-                char c;
-                ssize_t r = read(fd, &c, 1);
-
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        return -1;
-                if (c == '\n')
-                        break;
-                if (n + 1 < size)
-                        line[n++] = c;
-        }
-        line[n] = '\0';
-        return 0;
-}
-
 static int vsock_connect(unsigned port) {
         struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
         struct timeval tv = { .tv_sec = 10 };
@@ -156,7 +110,7 @@ static int serve_source(int fd, uint64_t mib, uint64_t seed) {
                 return 1;
         }
         /* Half-closed towards the peer: it sees EOF and still has to answer. */
-        if (shutdown(fd, SHUT_WR) < 0 || read_line(fd, line, sizeof(line)) < 0 ||
+        if (shutdown(fd, SHUT_WR) < 0 || stream_read_line(fd, line, sizeof(line)) < 0 ||
             stream_parse_reply(line, &got_hash, &got_len) < 0) {
                 printf("E2E-SOURCE-FAIL no hash line after the half-close\n");
                 return 1;
@@ -176,7 +130,7 @@ static int serve_hello(int fd) {
 
         if (uname(&u) == 0)
                 snprintf(host, sizeof(host), "%s", u.nodename);
-        while (read_line(fd, line, sizeof(line)) == 0) {
+        while (stream_read_line(fd, line, sizeof(line)) == 0) {
                 int n = snprintf(out, sizeof(out), "guest %s (Linux %s): you said '%s'\n", host,
                                  uname(&u) == 0 ? u.release : "?", line);
                 if (stream_write_all(fd, out, (size_t) n) < 0)
@@ -232,7 +186,7 @@ static int cmd_serve(unsigned port, const char *mode, uint64_t mib, uint64_t see
 static int cmd_send(unsigned port, uint64_t mib, uint64_t seed) {
         char line[STREAM_LINE_MAX];
         uint64_t hash, got_hash, got_len;
-        double t0 = now_s(), secs;
+        double t0 = stream_now_s(), secs;
         int fd = vsock_connect(port);
 
         if (fd < 0) {
@@ -244,12 +198,12 @@ static int cmd_send(unsigned port, uint64_t mib, uint64_t seed) {
                 return 1;
         }
         /* Half-close, then the receiver still answers. */
-        if (shutdown(fd, SHUT_WR) < 0 || read_line(fd, line, sizeof(line)) < 0 ||
+        if (shutdown(fd, SHUT_WR) < 0 || stream_read_line(fd, line, sizeof(line)) < 0 ||
             stream_parse_reply(line, &got_hash, &got_len) < 0) {
                 printf("E2E-SEND-FAIL no hash line after the half-close: %s\n", strerror(errno));
                 return 1;
         }
-        secs = now_s() - t0;
+        secs = stream_now_s() - t0;
         close(fd);
         if (got_len != mib << 20 || got_hash != hash) {
                 printf("E2E-SEND-FAIL receiver got %" PRIu64 " bytes, hash %016" PRIx64 ", sent %" PRIu64
@@ -263,7 +217,7 @@ static int cmd_send(unsigned port, uint64_t mib, uint64_t seed) {
 
 static int cmd_recv(unsigned port, uint64_t mib, uint64_t seed) {
         uint64_t hash, len, want = fast ? 0 : stream_expected(mib, seed);
-        double t0 = now_s(), secs;
+        double t0 = stream_now_s(), secs;
         int fd = vsock_connect(port);
 
         if (fd < 0) {
@@ -274,7 +228,7 @@ static int cmd_recv(unsigned port, uint64_t mib, uint64_t seed) {
                 printf("E2E-RECV-FAIL read: %s\n", strerror(errno));
                 return 1;
         }
-        secs = now_s() - t0;
+        secs = stream_now_s() - t0;
         /* The sender half-closed; our answer must still reach it. */
         if (stream_reply(fd, hash, len) < 0) {
                 printf("E2E-RECV-FAIL answering after the peer's half-close: %s\n", strerror(errno));
@@ -312,7 +266,7 @@ static int echo_check(int fd, size_t n, unsigned id, const char **ret_why) {
                 *ret_why = "write";
                 return -1;
         }
-        r = read_full(fd, got, n);
+        r = stream_read_full(fd, got, n);
         if (r != (ssize_t) n || memcmp(got, want, n) != 0) {
                 *ret_why = r < 0 ? "read" : r != (ssize_t) n ? "short echo" : "echo differs";
                 return -1;
@@ -371,7 +325,7 @@ static int cmd_many(unsigned port, unsigned n) {
                 }
         }
         for (unsigned i = 0; i < n; i++) {
-                ssize_t r = read_full(fds[i], got, sizeof(got));
+                ssize_t r = stream_read_full(fds[i], got, sizeof(got));
 
                 pattern(want, sizeof(want), i);
                 if (r == (ssize_t) sizeof(got) && memcmp(got, want, sizeof(got)) == 0)
@@ -389,7 +343,7 @@ static int cmd_many(unsigned port, unsigned n) {
 }
 
 static int cmd_refused(unsigned port) {
-        double t0 = now_s();
+        double t0 = stream_now_s();
         int fd = vsock_connect(port);
 
         if (fd >= 0) {
@@ -400,7 +354,7 @@ static int cmd_refused(unsigned port) {
                 printf("E2E-REFUSED-FAIL %u: %s\n", port, strerror(errno));
                 return 1;
         }
-        printf("E2E-REFUSED-OK port %u in %.0f ms\n", port, (now_s() - t0) * 1000);
+        printf("E2E-REFUSED-OK port %u in %.0f ms\n", port, (stream_now_s() - t0) * 1000);
         return 0;
 }
 
@@ -416,14 +370,14 @@ static int cmd_say(unsigned port, const char *text) {
                 printf("E2E-SAY-FAIL write: %s\n", strerror(errno));
                 return 1;
         }
-        while (read_line(fd, line, sizeof(line)) == 0)
+        while (stream_read_line(fd, line, sizeof(line)) == 0)
                 printf("E2E-SAY-REPLY %s\n", line);
         close(fd);
         return 0;
 }
 
 static int cmd_wait_host(unsigned port, unsigned secs) {
-        double end = now_s() + secs;
+        double end = stream_now_s() + secs;
 
         for (;;) {
                 int fd = vsock_connect(port);
@@ -433,7 +387,7 @@ static int cmd_wait_host(unsigned port, unsigned secs) {
                         printf("E2E-WAIT-HOST-OK port %u\n", port);
                         return 0;
                 }
-                if (now_s() > end) {
+                if (stream_now_s() > end) {
                         printf("E2E-WAIT-HOST-FAIL port %u: %s after %u s\n", port, strerror(errno), secs);
                         return 1;
                 }

@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include "../stream.h"
+
 #ifndef VMADDR_CID_LOCAL
 #define VMADDR_CID_LOCAL 1
 #endif
@@ -56,37 +58,6 @@ static uint64_t hash(const uint64_t *buf, size_t words, uint64_t h)
         return h;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -1;
-                p = (const char *)p + w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
-/* Reads until buf is full or EOF; returns the bytes read, -1 on error. */
-static ssize_t read_full(int fd, void *buf, size_t n)
-{
-        size_t got = 0;
-        while (got < n) {
-                ssize_t r = read(fd, (char *)buf + got, n - got);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -1;
-                if (r == 0)
-                        break;
-                got += (size_t)r;
-        }
-        return (ssize_t)got;
-}
-
 static struct sockaddr_vm loopback_addr(void)
 {
         struct sockaddr_vm a;
@@ -112,22 +83,15 @@ static int sender(int report_fd, uint64_t blocks)
         for (uint64_t i = 0; i < blocks; i++) {
                 state = fill(buf, BLOCK / 8, state);
                 h = hash(buf, BLOCK / 8, h);
-                if (write_all(fd, buf, BLOCK) < 0)
+                if (stream_write_all(fd, buf, BLOCK) < 0)
                         return fail("send");
         }
         if (shutdown(fd, SHUT_WR) < 0)
                 return fail("shutdown");
-        if (write_all(report_fd, &h, sizeof(h)) < 0)
+        if (stream_write_all(report_fd, &h, sizeof(h)) < 0)
                 return fail("report checksum");
         close(fd);
         return 0;
-}
-
-static double now(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int main(int argc, char **argv)
@@ -175,10 +139,10 @@ int main(int argc, char **argv)
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
                 return fail("accept");
-        double t0 = now();
+        double t0 = stream_now_s();
         for (;;) {
                 /* Whole blocks keep the word hash aligned with the sender's. */
-                ssize_t n = read_full(fd, buf, BLOCK);
+                ssize_t n = stream_read_full(fd, buf, BLOCK);
                 if (n < 0)
                         return fail("recv");
                 if (n == 0)
@@ -191,9 +155,9 @@ int main(int argc, char **argv)
                 }
                 h = hash(buf, BLOCK / 8, h);
         }
-        double secs = now() - t0;
+        double secs = stream_now_s() - t0;
 
-        ssize_t r = read_full(report[0], &sent_h, sizeof(sent_h));
+        ssize_t r = stream_read_full(report[0], &sent_h, sizeof(sent_h));
         if (waitpid(pid, &status, 0) < 0)
                 return fail("waitpid");
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || r != (ssize_t)sizeof(sent_h)) {

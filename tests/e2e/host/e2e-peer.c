@@ -39,38 +39,11 @@
 static bool fast;
 static long cpu_pid;
 
-static double now_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 static void report_cpu(long long t0, uint64_t bytes) {
         long long t1 = cpu_ns(cpu_pid);
 
         if (cpu_pid > 0 && t0 >= 0 && t1 >= 0)
                 printf("E2E-PEER-CPU %lld %" PRIu64 " %ld\n", t1 - t0, bytes, CPU_NS_PER_SECOND);
-}
-
-static int read_line(int fd, char *line, size_t size) {
-        size_t n = 0;
-
-        for (;;) {
-                char c;
-                ssize_t r = read(fd, &c, 1);
-
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        return -1;
-                if (c == '\n')
-                        break;
-                if (n + 1 < size)
-                        line[n++] = c;
-        }
-        line[n] = '\0';
-        return 0;
 }
 
 static int unix_sockaddr(const char *path, struct sockaddr_un *sa) {
@@ -123,7 +96,7 @@ static int serve_one(int fd, const char *mode, uint64_t mib, uint64_t seed) {
                         printf("E2E-PEER-SOURCE-FAIL send: %s\n", strerror(errno));
                         return 1;
                 }
-                if (shutdown(fd, SHUT_WR) < 0 || read_line(fd, line, sizeof(line)) < 0 ||
+                if (shutdown(fd, SHUT_WR) < 0 || stream_read_line(fd, line, sizeof(line)) < 0 ||
                     stream_parse_reply(line, &got_hash, &got_len) < 0) {
                         printf("E2E-PEER-SOURCE-FAIL no hash line after the half-close\n");
                         return 1;
@@ -196,7 +169,7 @@ static int conn_uds(struct conn *c, const char *path, unsigned port) {
         }
         n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
         /* Byte by byte: whatever follows "OK ...\n" is stream data. */
-        if (stream_write_all(fd, line, (size_t) n) < 0 || read_line(fd, line, sizeof(line)) < 0 ||
+        if (stream_write_all(fd, line, (size_t) n) < 0 || stream_read_line(fd, line, sizeof(line)) < 0 ||
             strncmp(line, "OK ", 3) != 0) {
                 fprintf(stderr, "e2e-peer: CONNECT %u through '%s' refused\n", port, path);
                 close(fd);
@@ -255,7 +228,7 @@ static int cmd_send(struct conn *c, uint64_t mib, uint64_t seed) {
         char line[STREAM_LINE_MAX];
         uint64_t hash, got_hash, got_len;
         long long t0 = cpu_ns(cpu_pid);
-        double s0 = now_s(), secs;
+        double s0 = stream_now_s(), secs;
         int st;
 
         if (stream_send(c->wfd, mib, seed, fast, &hash) < 0) {
@@ -263,11 +236,11 @@ static int cmd_send(struct conn *c, uint64_t mib, uint64_t seed) {
                 return 1;
         }
         conn_half_close(c);
-        if (read_line(c->rfd, line, sizeof(line)) < 0 || stream_parse_reply(line, &got_hash, &got_len) < 0) {
+        if (stream_read_line(c->rfd, line, sizeof(line)) < 0 || stream_parse_reply(line, &got_hash, &got_len) < 0) {
                 printf("E2E-PEER-SEND-FAIL no hash line after the half-close\n");
                 return 1;
         }
-        secs = now_s() - s0;
+        secs = stream_now_s() - s0;
         report_cpu(t0, mib << 20);
         st = conn_end(c);
         if (got_len != mib << 20 || got_hash != hash || st != 0) {
@@ -283,14 +256,14 @@ static int cmd_send(struct conn *c, uint64_t mib, uint64_t seed) {
 static int cmd_recv(struct conn *c, uint64_t mib, uint64_t seed) {
         uint64_t hash, len, want = fast ? 0 : stream_expected(mib, seed);
         long long t0 = cpu_ns(cpu_pid);
-        double s0 = now_s(), secs;
+        double s0 = stream_now_s(), secs;
         int st;
 
         if (stream_recv(c->rfd, fast, &hash, &len) < 0) {
                 printf("E2E-PEER-RECV-FAIL read: %s\n", strerror(errno));
                 return 1;
         }
-        secs = now_s() - s0;
+        secs = stream_now_s() - s0;
         report_cpu(t0, len);
         /* The sender half-closed; it still reads our answer. */
         if (stream_reply(c->wfd, hash, len) < 0) {
