@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "log.h"
 #include "macro.h"
 #include "socket-util.h"
 #include "vhost-user.h"
@@ -39,17 +39,6 @@ struct msg {
         int fds[VHOST_USER_FDS_MAX];
         unsigned n_fds;
 };
-
-static void log_error(const char *fmt, ...) _printf_(1, 2);
-static void log_error(const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        fputs("hvsock-vhost: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-}
 
 static void close_fds(int *fds, unsigned n) {
         for (unsigned i = 0; i < n; i++)

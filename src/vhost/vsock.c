@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include "connect-line.h"
 #include "iov.h"
+#include "log.h"
 #include "macro.h"
 #include "registry.h"
 #include "socket-util.h"
@@ -151,17 +151,6 @@ struct vsock_dev {
 
 static void conn_reset(struct vsock_conn *c, bool send_rst);
 static void conn_host_event(struct ev_source *s, uint32_t revents);
-
-static void log_error(const char *fmt, ...) _printf_(1, 2);
-static void log_error(const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        fputs("hvsock-vhost: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-}
 
 /* ---- connection table ---- */
 
