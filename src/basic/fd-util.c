@@ -136,3 +136,17 @@ int mkdir_p(const char *path, mode_t mode) {
                         return 0;
         }
 }
+
+void open_std_fds(void) {
+        for (int fd = 0; fd <= 2; fd++) {
+                int null;
+
+                if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+                        continue;
+                null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+                if (null >= 0 && null != fd) {
+                        dup2(null, fd);
+                        close(null);
+                }
+        }
+}

@@ -24,6 +24,10 @@ int read_exact(int fd, void *buf, size_t len);
  * descriptors open. Returns 0 or -errno. */
 int close_all_fds_but(const int *keep, size_t n);
 
+/* Opens /dev/null on whichever of descriptors 0, 1 and 2 the caller left
+ * closed, so that no socket or pipe opened later lands on one of them. */
+void open_std_fds(void);
+
 /* Creates path and its missing parents with mode (before umask). Returns 0
  * (also when it exists) or -errno. */
 int mkdir_p(const char *path, mode_t mode);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 
 #include "cli-util.h"
 #include "commands.h"
+#include "fd-util.h"
 
 #ifndef HVSOCK_VERSION
 #define HVSOCK_VERSION "unknown"
@@ -95,26 +95,8 @@ static int flush_stdout(int status) {
         return status;
 }
 
-/*
- * A descriptor 0, 1 or 2 that the caller left closed would be reused by the
- * first socket we open, and nc would then relay that socket to itself:
- * give each a /dev/null first.
- */
-static void open_std_fds(void) {
-        for (int fd = 0; fd <= 2; fd++) {
-                int null;
-
-                if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
-                        continue;
-                null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
-                if (null >= 0 && null != fd) {
-                        dup2(null, fd);
-                        close(null);
-                }
-        }
-}
-
 int main(int argc, char **argv) {
+        /* A closed 0, 1 or 2 reused by nc's socket would relay it to itself. */
         open_std_fds();
         if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
                 printf("hvsock %s\n", HVSOCK_VERSION);

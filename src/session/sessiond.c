@@ -5,7 +5,6 @@
  * (docs/session-protocol.md).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include <hvsock/hvsock.h>
 
+#include "fd-util.h"
 #include "frame.h"
 #include "macro.h"
 #include "registry.h"
@@ -73,21 +73,6 @@ static int resolve_vm(const struct hvsock_ctx *ctx, const char *arg, struct hvso
         return 0;
 }
 
-/* Descriptors 0-2 must be open: a command's pipes must never land on them. */
-static void open_std_fds(void) {
-        for (int fd = 0; fd <= 2; fd++) {
-                int null;
-
-                if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
-                        continue;
-                null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
-                if (null >= 0 && null != fd) {
-                        dup2(null, fd);
-                        close(null);
-                }
-        }
-}
-
 int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -109,6 +94,7 @@ int main(int argc, char **argv) {
         long v;
         int c, r;
 
+        /* A command's pipes must never land on descriptors 0-2. */
         open_std_fds();
         /* The daemon runs itself as the helper of a file copy (copy.c). */
         if (argc >= 2 && strcmp(argv[1], COPY_HELPER_OPTION) == 0)
