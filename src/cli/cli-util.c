@@ -233,6 +233,12 @@ int cli_registry_load(const struct hvsock_ctx *ctx, struct hvsock_registry **ret
         return 0;
 }
 
+int cli_ctx_registry(struct hvsock_ctx **ctx, struct hvsock_registry **reg) {
+        int r = cli_ctx(ctx);
+
+        return r ? r : cli_registry_load(*ctx, reg);
+}
+
 struct hvsock_service *cli_find_service(const struct hvsock_registry *r, const char *arg) {
         struct hvsock_guid id;
 

@@ -91,6 +91,9 @@ int arg_u32(const struct cli_command *cmd, const char *what, const char *s, uint
 int cli_ctx(struct hvsock_ctx **ret);
 /* Loads the registry of ctx's config dir. Returns an exit status. */
 int cli_registry_load(const struct hvsock_ctx *ctx, struct hvsock_registry **ret);
+/* Both: a context from the environment and its registry. Returns an exit
+ * status; on failure the caller frees what was made. */
+int cli_ctx_registry(struct hvsock_ctx **ctx, struct hvsock_registry **reg);
 
 /* Loads the registry into *reg unless it is loaded already. Returns an exit status. */
 int cli_registry_lazy(const struct hvsock_ctx *ctx, struct hvsock_registry **reg);

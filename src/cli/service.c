@@ -262,9 +262,7 @@ static int service_list(const struct cli_command *cmd, int argc, char **argv) {
         r = cli_positional(cmd, argc, argv, 0, 0, "");
         if (r)
                 return r;
-        r = cli_ctx(&ctx);
-        if (r == 0)
-                r = cli_registry_load(ctx, &reg);
+        r = cli_ctx_registry(&ctx, &reg);
         if (r)
                 return r;
         if (vm_arg) {
@@ -323,9 +321,7 @@ static int service_show(const struct cli_command *cmd, int argc, char **argv) {
         r = cli_positional(cmd, argc, argv, 1, 1, "ID or NAME");
         if (r)
                 return r;
-        r = cli_ctx(&ctx);
-        if (r == 0)
-                r = cli_registry_load(ctx, &reg);
+        r = cli_ctx_registry(&ctx, &reg);
         if (r)
                 return r;
         s = cli_find_service(reg, argv[optind]);

@@ -220,12 +220,6 @@ static int parse_json_args(const struct cli_command *cmd, int argc, char **argv,
         return r ? r : -1;
 }
 
-static int load(struct hvsock_ctx **ctx, struct hvsock_registry **reg) {
-        int r = cli_ctx(ctx);
-
-        return r ? r : cli_registry_load(*ctx, reg);
-}
-
 static int vm_list(const struct cli_command *cmd, int argc, char **argv) {
         _cleanup_ctx_ struct hvsock_ctx *ctx = NULL;
         _cleanup_registry_free_ struct hvsock_registry *reg = NULL;
@@ -234,7 +228,7 @@ static int vm_list(const struct cli_command *cmd, int argc, char **argv) {
 
         if (r >= 0)
                 return r;
-        r = load(&ctx, &reg);
+        r = cli_ctx_registry(&ctx, &reg);
         if (r)
                 return r;
         if (json)
@@ -271,7 +265,7 @@ static int vm_show(const struct cli_command *cmd, int argc, char **argv) {
 
         if (r >= 0)
                 return r;
-        r = load(&ctx, &reg);
+        r = cli_ctx_registry(&ctx, &reg);
         if (r)
                 return r;
         vm = cli_find_vm(reg, argv[optind]);
@@ -297,7 +291,7 @@ static int vm_id(const struct cli_command *cmd, int argc, char **argv) {
         r = cli_positional(cmd, argc, argv, 1, 1, "NAME");
         if (r)
                 return r;
-        r = load(&ctx, &reg);
+        r = cli_ctx_registry(&ctx, &reg);
         if (r)
                 return r;
         vm = cli_find_vm(reg, argv[optind]);
