@@ -11,6 +11,7 @@
 #include "auth-pam.h"
 #include "frame.h"
 #include "macro.h"
+#include "strv.h"
 
 /* A lost daemon cannot be told anything: write errors are ignored, and the
  * process goes on to close its PAM session. */
@@ -179,14 +180,6 @@ static int open_session(pam_handle_t *pamh, const struct session_pam_request *re
         return PAM_SUCCESS;
 }
 
-static void free_list(char **list) {
-        if (!list)
-                return;
-        for (char **p = list; *p; p++)
-                free(*p);
-        free(list);
-}
-
 /* Starts the command with PAM's environment and waits for it, so the PAM
  * session lasts exactly as long as the command. */
 static void run_command(pam_handle_t *pamh, const struct session_pam_request *req, int fd) {
@@ -197,7 +190,7 @@ static void run_command(pam_handle_t *pamh, const struct session_pam_request *re
         pid_t pid;
 
         pid = req->spawn(req->spawn_data, env, &code, message, sizeof(message));
-        free_list(env);
+        strv_free(env);
         if (pid < 0) {
                 report_failed(fd, code, message, "%s", "");
                 return;

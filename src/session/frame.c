@@ -7,6 +7,7 @@
 
 #include "frame.h"
 #include "macro.h"
+#include "strv.h"
 
 #define EXEC_FIXED_SIZE 16u
 /* PUT and GET: u32 flags, u16 count, u16 zero, then at least one non-empty string. */
@@ -365,17 +366,9 @@ static bool env_entry_valid(const char *s) {
         return eq && eq != s;
 }
 
-static void free_list(char **v) {
-        if (!v)
-                return;
-        for (char **p = v; *p; p++)
-                free(*p);
-        free(v);
-}
-
 void session_exec_done(struct session_exec *e) {
-        free_list(e->argv);
-        free_list(e->env);
+        strv_free(e->argv);
+        strv_free(e->env);
         free(e->cwd);
         free(e->user);
         free(e->term);
@@ -499,7 +492,7 @@ int session_out_exec(struct session_out *o, const struct session_exec *e) {
 }
 
 void session_copy_done(struct session_copy *c) {
-        free_list(c->paths);
+        strv_free(c->paths);
         memset(c, 0, sizeof(*c));
 }
 

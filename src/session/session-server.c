@@ -26,6 +26,7 @@
 #include "frame.h"
 #include "macro.h"
 #include "session-server.h"
+#include "strv.h"
 #include "time-util.h"
 
 /* Room kept in the output queue for control frames (WINDOW, ERROR, EXIT),
@@ -343,14 +344,6 @@ oom:
         return NULL;
 }
 
-static void free_env(char **env) {
-        if (!env)
-                return;
-        for (char **p = env; *p; p++)
-                free(*p);
-        free(env);
-}
-
 _Noreturn static void child_fail(int fd, int step) {
         struct spawn_failure f = { step, errno };
 
@@ -619,7 +612,7 @@ static pid_t fork_command(const struct spawn_ctx *c, char **pam_env, uint32_t *r
         if (!env || pipe_pair(ep) < 0) {
                 *ret_code = SESSION_E_INTERNAL;
                 snprintf(msg, size, "cannot set up the command: %s", strerror(env ? errno : ENOMEM));
-                free_env(env);
+                strv_free(env);
                 return -1;
         }
         pid = fork();
@@ -630,7 +623,7 @@ static pid_t fork_command(const struct spawn_ctx *c, char **pam_env, uint32_t *r
                 snprintf(msg, size, "cannot start the command: %s", strerror(errno));
         }
         ep[1] = safe_close(ep[1]);
-        free_env(env);
+        strv_free(env);
         if (pid < 0) {
                 close_pair(ep);
                 return -1;
