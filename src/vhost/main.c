@@ -242,7 +242,7 @@ int main(int argc, char **argv) {
         }
 
         while (!dm.quit) {
-                r = ev_run_once(&dm.loop, -1);
+                r = ev_run_once(&dm.loop, vsock_dev_timeout_ms(dm.dev));
                 vsock_dev_notify(dm.dev);
                 vsock_dev_gc(dm.dev);
                 if (r < 0) {

@@ -213,10 +213,6 @@ static void kick_event(struct ev_source *s, uint32_t revents) {
         struct vq *vq = (struct vq *) ((char *) s - offsetof(struct vq, kick));
         struct vhost_user *vu = vq->userdata;
 
-        /* Consume the kick here, whatever the device makes of it: a ring that
-         * is disabled or broken would otherwise leave the level-triggered
-         * eventfd readable and spin the loop. */
-        vq_drain_kick(vq);
         vu->ops->ring_kick(vu->userdata, vq->index);
 }
 
@@ -306,7 +302,10 @@ static int set_vring_fd(struct vhost_user *vu, struct msg *m) {
         r = fd_set_nonblock(fd, true);
         vq->kick.fd = fd;
         if (r >= 0)
-                r = ev_add(vu->loop, &vq->kick, EPOLLIN);
+                /* Edge-triggered: each kick is one event, and the eventfd
+                 * is never read (a syscall per kick saved). A ring that is
+                 * disabled or broken cannot spin the loop either. */
+                r = ev_add(vu->loop, &vq->kick, EPOLLIN | EPOLLET);
         if (r < 0) {
                 vq->kick.fd = safe_close(vq->kick.fd);
                 return r;

@@ -144,6 +144,7 @@ static int vq_read_chain(struct vq *vq, uint16_t head, struct vq_elem *elem) {
                 /* A chain visits each descriptor at most once: longer means a loop. */
                 if (count >= vq->num || i >= vq->num)
                         return -EBADMSG;
+                vq->chain_descs[head] = (uint16_t) (count + 1);
                 d = vq->desc + 16u * i;
                 addr = ld64(d);
                 len = ld32(d + 8);
@@ -218,6 +219,8 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len) {
         vq->used_idx++;
         st16(vq->used + 2, vq->used_idx);
         vq->pending_notify = true;
+        /* A head that never made it through vq_read_chain counts as one. */
+        vq->unsignalled_descs += head < vq->num && vq->chain_descs[head] > 0 ? vq->chain_descs[head] : 1;
 }
 
 /* virtio's vring_need_event: did new_idx pass event since old? */
@@ -239,15 +242,17 @@ void vq_notify(struct vq *vq) {
         } else
                 fire = !(ld16(vq->avail) & VRING_AVAIL_F_NO_INTERRUPT);
         vq->pending_notify = false;
+        vq->unsignalled_descs = 0;
         if (fire && vq->call_fd >= 0) {
                 uint64_t one = 1;
                 (void) !write(vq->call_fd, &one, sizeof(one));
         }
 }
 
-void vq_drain_kick(struct vq *vq) {
-        uint64_t v;
+bool vq_notify_pending(const struct vq *vq) {
+        return vq->pending_notify && vq->desc;
+}
 
-        if (vq->kick.fd >= 0)
-                (void) !read(vq->kick.fd, &v, sizeof(v));
+unsigned vq_unsignalled_descs(const struct vq *vq) {
+        return vq->unsignalled_descs;
 }

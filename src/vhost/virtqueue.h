@@ -35,6 +35,8 @@ struct vq {
         uint16_t signalled_used;
         bool signalled_valid;
         bool pending_notify;
+        unsigned unsignalled_descs;         /* in chains pushed since the last vq_notify */
+        uint16_t chain_descs[VQ_NUM_MAX];   /* descriptors in the chain at each head */
 
         bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
         bool started;   /* has a kick fd */
@@ -92,8 +94,12 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len);
  * something was pushed since the last call. */
 void vq_notify(struct vq *vq);
 
-/* Reads the kick eventfd empty. */
-void vq_drain_kick(struct vq *vq);
+/* Whether vq_notify has something to signal. */
+bool vq_notify_pending(const struct vq *vq);
+
+/* Descriptors the guest has back in used chains it has not been told
+ * about: what it cannot reuse until we call vq_notify. */
+unsigned vq_unsignalled_descs(const struct vq *vq);
 
 /* Ring sizes in bytes for num entries (with the event index fields). */
 uint64_t vq_desc_size(uint16_t num);

@@ -28,9 +28,12 @@
 #define HOST_PORT_END (1u << 31)
 #define DATA_BURST 16 /* host reads per connection before the next one gets a turn */
 /* Host -> guest: one readv fills up to this many bytes, spread over as many
- * rx chains as it takes (a Linux guest posts ~4 KiB buffers). */
-#define RX_BATCH_BYTES VSOCK_MAX_PAYLOAD
+ * rx chains as it takes (a Linux guest posts ~4 KiB buffers), each packet
+ * at most VSOCK_MAX_PAYLOAD. A Linux guest grants credit about 192 KiB at a
+ * time: one readv per grant, not three. */
+#define RX_BATCH_BYTES (256u * 1024)
 #define RX_BATCH_CHAINS 64
+#define TX_CALL_DELAY_MS 2 /* longest a used tx chain waits for its call */
 
 enum conn_state {
         CONN_LINE,        /* host client: reading "CONNECT <port>\n" */
@@ -142,6 +145,7 @@ struct vsock_dev {
          * for the head (or earlier; a spurious expiry just re-arms it). */
         struct ev_source timer;
         struct vsock_conn *timer_head, *timer_tail;
+        uint64_t tx_call_deadline; /* now_ms() by which an owed tx call goes out, 0 none */
 
         struct vsock_stats stats;
         struct vq_elem elem;
@@ -546,6 +550,8 @@ static bool batch_fill(struct vsock_dev *d, uint32_t want, bool *ret_tiny) {
                 ch->n = d->elem.n_in;
                 ch->room = d->elem.in_len - VSOCK_HDR_SIZE < want - total ?
                                    (uint32_t) (d->elem.in_len - VSOCK_HDR_SIZE) : want - total;
+                if (ch->room > VSOCK_MAX_PAYLOAD)
+                        ch->room = VSOCK_MAX_PAYLOAD;
                 memcpy(b->pool + b->pool_used, d->elem.in, d->elem.n_in * sizeof(struct iovec));
                 b->pool_used += d->elem.n_in;
                 total += ch->room;
@@ -735,9 +741,28 @@ void vsock_dev_process_rx(struct vsock_dev *d) {
         }
 }
 
+/* The tx ring's used chains only let the guest free the memory of packets
+ * it sent (a Linux guest waits on them only when its ring is full), yet each
+ * call costs us a syscall, QEMU a wake-up and the guest an interrupt: about
+ * one per packet in a stream. So they are called in bulk, once a quarter of
+ * the ring waits or TX_CALL_DELAY_MS after the first; the rx ring, which
+ * carries data the guest waits for, is called at once. */
 void vsock_dev_notify(struct vsock_dev *d) {
         vq_notify(d->rx);
-        vq_notify(d->tx);
+        if (!vq_notify_pending(d->tx)) {
+                d->tx_call_deadline = 0;
+                return;
+        }
+        if (vq_unsignalled_descs(d->tx) >= d->tx->num / 4u ||
+            (d->tx_call_deadline != 0 && now_ms() >= d->tx_call_deadline)) {
+                vq_notify(d->tx);
+                d->tx_call_deadline = 0;
+        } else if (d->tx_call_deadline == 0)
+                d->tx_call_deadline = now_ms() + TX_CALL_DELAY_MS;
+}
+
+int vsock_dev_timeout_ms(const struct vsock_dev *d) {
+        return d->tx_call_deadline != 0 ? ms_left(d->tx_call_deadline) : -1;
 }
 
 /* ---- guest -> host data ---- */

@@ -73,10 +73,14 @@ void vsock_dev_process_tx(struct vsock_dev *d);
 /* The guest kicked rx, or something waits for it: fill rx buffers. */
 void vsock_dev_process_rx(struct vsock_dev *d);
 
-/* Signals the guest (call eventfds, EVENT_IDX rules) for every buffer used
- * since the last call: once per loop turn, not once per packet. Call after
- * each loop turn, before waiting again. */
+/* Signals the guest (call eventfds, EVENT_IDX rules) for buffers used since
+ * the last call: rx at once, tx in bulk (see vsock.c). Call after each loop
+ * turn, before waiting again for at most vsock_dev_timeout_ms(). */
 void vsock_dev_notify(struct vsock_dev *d);
+
+/* How long the loop may wait before vsock_dev_notify owes a call: -1 for
+ * as long as it likes, else milliseconds (for epoll_wait). */
+int vsock_dev_timeout_ms(const struct vsock_dev *d);
 
 /* The driver went away (QEMU disconnected, or the device was stopped or
  * reset): close every host socket and drop every connection without telling
