@@ -14,7 +14,9 @@
 #   nobody listens on refused; one connection left open;
 # then QEMU is SIGKILLed: hvsock-vhost must survive, close the open host
 #   connection, and refuse host connects while no guest is there;
-# boot 2, same hvsock-vhost: traffic again both ways.
+# boot 2, same hvsock-vhost: traffic again both ways; then the guest reboots
+#   inside the same QEMU (its driver stops and restarts the device): a host
+#   connection left open is closed, and traffic flows again after the reboot.
 #
 #   tests/e2e/test-vhost-scenarios.sh   (BUILD_DIR: the meson build dir; E2E_PEER)
 #   HVSOCK_E2E_CACHE=DIR   downloads and kernel (default ~/.cache/hvsock-e2e)
@@ -62,6 +64,7 @@ hv service add host-source --port 5003
 hv service add off-for-vm --port 5004
 hv service disable off-for-vm --vm e2e-vm
 hv service add barrier --port 5009
+hv service add reboot-request --port 5010
 hv service add guest-echo --port 7000
 hv service add guest-sink --port 7002
 hv service add guest-source --port 7003
@@ -78,6 +81,13 @@ case "$(cat /proc/cmdline)" in
         t vsock-e2e echo 5000 64
         echo E2E-GUEST-READY
         t vsock-e2e wait-host 5009 120
+        # The host asks for one reboot by listening on 5010 (quietly probed:
+        # after the reboot the service is disabled and the probe refused).
+        if vsock-e2e wait-host 5010 0 >/dev/null 2>&1; then
+                echo E2E-REBOOTING
+                reboot -f
+                sleep 60
+        fi
         echo "E2E-PHASE2-DONE $rc"
         exit $rc ;;
 esac
@@ -110,12 +120,23 @@ e2e_pids="$e2e_pids $vpid"
 e2e_wait_for "$work/vhost.sock" 10
 e2e_wait_for "${uds}_5003" 10
 
-boot() { # boot LOG [APPEND]: starts the guest in the background; $qpid is run-qemu
+boot() { # boot LOG [APPEND [RUN-QEMU-OPTION]]: starts the guest in the background; $qpid is run-qemu
         rm -f "$work/qemu.pid"
         "$guest/run-qemu" --kernel "$cache/vmlinuz" --initrd "$work/initrd.cpio.gz" \
                 --vhost-user-vsock "$work/vhost.sock" --timeout "$limit" --pidfile "$work/qemu.pid" \
-                --append "${2:-}" </dev/null >"$1" 2>&1 &
+                --append "${2:-}" ${3:-} </dev/null >"$1" 2>&1 &
         qpid=$!
+}
+
+# wait_ready LOG COUNT: waits until LOG has COUNT E2E-GUEST-READY lines (one per boot of the guest).
+wait_ready() {
+        n=1000
+        until [ "$(tr -d '\r' <"$1" | grep -c '^E2E-GUEST-READY')" -ge "$2" ]; do
+                kill -0 "$qpid" 2>/dev/null || { echo "FAIL: the guest ended before boot $2 was ready"; return 1; }
+                [ $n -gt 0 ] || { echo "FAIL: boot $2 of the guest not ready within 200 s"; return 1; }
+                sleep 0.2
+                n=$((n - 1))
+        done
 }
 
 # ---- boot 1 ----
@@ -199,12 +220,45 @@ fi
 
 # ---- boot 2 ----
 echo "== boot 2: same hvsock-vhost, new QEMU"
-boot "$work/serial2.log" hvsock.phase=2
+boot "$work/serial2.log" hvsock.phase=2 --reboot
 e2e_wait_marker "$work/serial2.log" E2E-GUEST-READY "$qpid" 200 || { cat "$work/serial2.log"; exit 1; }
 echo "after the restart" >"$work/again.in"
 "$hvsock" nc e2e-vm guest-echo <"$work/again.in" >"$work/again.out" || fail "hvsock nc after the restart exited $?"
 cmp -s "$work/again.in" "$work/again.out" && echo "  host->guest echo after the restart" ||
         fail "host->guest echo after the restart: got '$(cat "$work/again.out")'"
+
+echo "== guest reboot inside the same QEMU"
+mkfifo "$work/open2.in"
+"$hvsock" nc e2e-vm guest-echo <"$work/open2.in" >"$work/open2.out" 2>"$work/open2.err" &
+openpid=$!
+exec 3>"$work/open2.in"
+echo "before the reboot" >&3
+n=50
+until grep -q "before the reboot" "$work/open2.out" || [ $n -eq 0 ]; do sleep 0.1; n=$((n - 1)); done
+grep -q "before the reboot" "$work/open2.out" || fail "the connection kept open over the reboot did not echo"
+e2e_bg "$peer" serve "${uds}_5010" echo >/dev/null 2>&1
+rebooter=$!
+e2e_bg "$peer" serve "${uds}_5009" echo >/dev/null 2>&1
+barrier=$!
+e2e_wait_marker "$work/serial2.log" E2E-REBOOTING "$qpid" 200 || { cat "$work/serial2.log"; exit 1; }
+# One reboot only: the second pass finds the service disabled (RST at once).
+hv service disable reboot-request
+kill "$rebooter" "$barrier"
+wait_ready "$work/serial2.log" 2 || { cat "$work/serial2.log"; exit 1; }
+exec 3>&-
+n=100
+while kill -0 "$openpid" 2>/dev/null && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+if kill -0 "$openpid" 2>/dev/null; then
+        fail "hvsock nc on a connection to the rebooted guest still runs after 10 s"
+        kill "$openpid" 2>/dev/null || true
+else
+        echo "  the connection open across the guest reboot was closed"
+fi
+wait "$openpid" 2>/dev/null || true
+echo "after the reboot" >"$work/again2.in"
+"$hvsock" nc e2e-vm guest-echo <"$work/again2.in" >"$work/again2.out" || fail "hvsock nc after the reboot exited $?"
+cmp -s "$work/again2.in" "$work/again2.out" && echo "  host->guest echo after the guest reboot" ||
+        fail "host->guest echo after the guest reboot: got '$(cat "$work/again2.out")'"
 e2e_bg "$peer" serve "${uds}_5009" echo >/dev/null 2>&1
 st=0
 wait "$qpid" || st=$?
@@ -217,7 +271,11 @@ for m in E2E-ECHO-OK E2E-SEND-OK E2E-RECV-OK E2E-MANY-OK E2E-SOURCE-OK E2E-WAIT-
         e2e_expect "$work/guest1.txt" "$m" 1 || failed=1
 done
 e2e_expect "$work/guest1.txt" E2E-REFUSED-OK 3 || failed=1
-for m in E2E-ECHO-OK "E2E-PHASE2-DONE 0" "HVSOCK-GUEST-EXIT 0"; do
+# Two passes through the scenario: before and after the reboot.
+for m in E2E-ECHO-OK E2E-WAIT-HOST-OK E2E-GUEST-READY; do
+        e2e_expect "$work/guest2.txt" "$m" 2 || failed=1
+done
+for m in E2E-REBOOTING "E2E-PHASE2-DONE 0" "HVSOCK-GUEST-EXIT 0"; do
         e2e_expect "$work/guest2.txt" "$m" 1 || failed=1
 done
 e2e_expect "$work/peer-sink.log" E2E-PEER-SINK-OK 1 || failed=1
@@ -237,4 +295,4 @@ if [ $failed -ne 0 ]; then
         echo "--- guest console, boot 2"; cat "$work/guest2.txt"
         exit 1
 fi
-echo "PASS: hvsock-vhost scenarios with a real guest, across a QEMU SIGKILL and restart"
+echo "PASS: hvsock-vhost scenarios with a real guest, across a QEMU SIGKILL and restart and a guest reboot"
