@@ -218,9 +218,12 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len) {
         wmb(); /* the entry before the index that publishes it */
         vq->used_idx++;
         st16(vq->used + 2, vq->used_idx);
-        vq->pending_notify = true;
         /* A head that never made it through vq_read_chain counts as one. */
         vq->unsignalled_descs += head < vq->num && vq->chain_descs[head] > 0 ? vq->chain_descs[head] : 1;
+}
+
+bool vq_notify_pending(const struct vq *vq) {
+        return vq->unsignalled_descs > 0 && vq->desc;
 }
 
 /* virtio's vring_need_event: did new_idx pass event since old? */
@@ -231,7 +234,7 @@ static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old) {
 void vq_notify(struct vq *vq) {
         bool fire;
 
-        if (!vq->pending_notify || !vq->desc)
+        if (!vq_notify_pending(vq))
                 return;
         mb(); /* used->idx visible before we read the guest's wishes */
         if (vq->event_idx) {
@@ -241,16 +244,11 @@ void vq_notify(struct vq *vq) {
                 vq->signalled_valid = true;
         } else
                 fire = !(ld16(vq->avail) & VRING_AVAIL_F_NO_INTERRUPT);
-        vq->pending_notify = false;
         vq->unsignalled_descs = 0;
         if (fire && vq->call_fd >= 0) {
                 uint64_t one = 1;
                 (void) !write(vq->call_fd, &one, sizeof(one));
         }
-}
-
-bool vq_notify_pending(const struct vq *vq) {
-        return vq->pending_notify && vq->desc;
 }
 
 unsigned vq_unsignalled_descs(const struct vq *vq) {

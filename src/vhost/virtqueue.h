@@ -34,7 +34,6 @@ struct vq {
         uint16_t used_idx;   /* our copy of used->idx */
         uint16_t signalled_used;
         bool signalled_valid;
-        bool pending_notify;
         unsigned unsignalled_descs;         /* in chains pushed since the last vq_notify */
         uint16_t chain_descs[VQ_NUM_MAX];   /* descriptors in the chain at each head */
 

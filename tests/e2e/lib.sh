@@ -28,23 +28,29 @@ e2e_wait_for() {
         return 1
 }
 
-# e2e_wait_marker LOG MARKER PID SECONDS: waits until a line of LOG starts
-# with MARKER. Fails when PID (the guest's run-qemu) ends first, or after
-# SECONDS: a guard against a hung guest, not a timing check.
+# e2e_wait_marker LOG MARKER PID SECONDS [COUNT]: waits until COUNT lines
+# (default 1) of LOG start with MARKER. Fails when PID (the guest's run-qemu)
+# ends first, or after SECONDS: a guard against a hung guest, not a timing
+# check.
 e2e_wait_marker() {
         n=$(($4 * 5))
         while [ "$n" -gt 0 ]; do
-                grep -q "^$2" "$1" 2>/dev/null && return 0
+                e2e_has_marker "$1" "$2" "${5:-1}" && return 0
                 if ! kill -0 "$3" 2>/dev/null; then
-                        grep -q "^$2" "$1" 2>/dev/null && return 0
-                        echo "FAIL: the guest ended before printing '$2'"
+                        e2e_has_marker "$1" "$2" "${5:-1}" && return 0
+                        echo "FAIL: the guest ended before printing '$2' ${5:-1} time(s)"
                         return 1
                 fi
                 sleep 0.2
                 n=$((n - 1))
         done
-        echo "FAIL: no '$2' from the guest within $4 s"
+        echo "FAIL: no '$2' (${5:-1} time(s)) from the guest within $4 s"
         return 1
+}
+
+# e2e_has_marker LOG MARKER COUNT: LOG has at least COUNT lines starting with MARKER.
+e2e_has_marker() {
+        [ "$(tr -d '\r' 2>/dev/null <"$1" | grep -c "^$2")" -ge "$3" ]
 }
 
 # e2e_expect FILE MARKER [COUNT]: FILE has COUNT (default 1 or more) lines

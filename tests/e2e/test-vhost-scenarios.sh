@@ -128,15 +128,42 @@ boot() { # boot LOG [APPEND [RUN-QEMU-OPTION]]: starts the guest in the backgrou
         qpid=$!
 }
 
-# wait_ready LOG COUNT: waits until LOG has COUNT E2E-GUEST-READY lines (one per boot of the guest).
-wait_ready() {
-        n=1000
-        until [ "$(tr -d '\r' <"$1" | grep -c '^E2E-GUEST-READY')" -ge "$2" ]; do
-                kill -0 "$qpid" 2>/dev/null || { echo "FAIL: the guest ended before boot $2 was ready"; return 1; }
-                [ $n -gt 0 ] || { echo "FAIL: boot $2 of the guest not ready within 200 s"; return 1; }
-                sleep 0.2
-                n=$((n - 1))
-        done
+# open_conn NAME LINE WHAT: opens a host->guest echo connection that stays
+# open across WHAT
+# ($openpid is its hvsock nc, fd 3 writes to it), sends LINE and checks the
+# echo.
+open_conn() {
+        mkfifo "$work/$1.in"
+        "$hvsock" nc e2e-vm guest-echo <"$work/$1.in" >"$work/$1.out" 2>"$work/$1.err" &
+        openpid=$!
+        exec 3>"$work/$1.in"
+        echo "$2" >&3
+        n=50
+        until grep -q "$2" "$work/$1.out" || [ $n -eq 0 ]; do sleep 0.1; n=$((n - 1)); done
+        grep -q "$2" "$work/$1.out" || fail "the connection kept open across $3 did not echo"
+}
+
+# expect_closed WHAT: hvsock-vhost dropped the guest's connections with WHAT,
+# so the connection open_conn left open ends.
+expect_closed() {
+        exec 3>&-
+        n=100
+        while kill -0 "$openpid" 2>/dev/null && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+        if kill -0 "$openpid" 2>/dev/null; then
+                fail "hvsock nc on a connection open across $1 still runs after 10 s"
+                kill "$openpid" 2>/dev/null || true
+        else
+                echo "  the connection open across $1 was closed"
+        fi
+        wait "$openpid" 2>/dev/null || true
+}
+
+# echo_once WHEN: one short host->guest echo.
+echo_once() {
+        echo "$1" >"$work/once.in"
+        "$hvsock" nc e2e-vm guest-echo <"$work/once.in" >"$work/once.out" || fail "hvsock nc $1 exited $?"
+        cmp -s "$work/once.in" "$work/once.out" && echo "  host->guest echo $1" ||
+                fail "host->guest echo $1: got '$(cat "$work/once.out")'"
 }
 
 # ---- boot 1 ----
@@ -180,19 +207,10 @@ else
         echo "  host->guest refused where the guest does not listen: $(cat "$work/refused.err")"
 fi
 
-# One host->guest connection stays open across the QEMU kill.
-mkfifo "$work/open.in"
-"$hvsock" nc e2e-vm guest-echo <"$work/open.in" >"$work/open.out" 2>"$work/open.err" &
-openpid=$!
-exec 3>"$work/open.in"
-echo "before the kill" >&3
-
+open_conn open1 "before the kill" "the QEMU kill"
 e2e_bg "$peer" serve "${uds}_5009" echo >/dev/null 2>&1
 barrier=$!
 e2e_wait_marker "$work/serial1.log" E2E-PHASE1-DONE "$qpid" 200 || failed=1
-n=50
-until grep -q "before the kill" "$work/open.out" || [ $n -eq 0 ]; do sleep 0.1; n=$((n - 1)); done
-grep -q "before the kill" "$work/open.out" || fail "the connection kept open did not echo"
 kill "$barrier"
 
 echo "== SIGKILL QEMU while hvsock-vhost keeps running"
@@ -200,17 +218,7 @@ kill -KILL "$(cat "$work/qemu.pid")"
 st=0
 wait "$qpid" || st=$?
 [ $st -eq 137 ] || fail "run-qemu exited $st after the SIGKILL, expected 137"
-exec 3>&-
-# hvsock-vhost drops the guest's connections with it: the open nc ends.
-n=100
-while kill -0 "$openpid" 2>/dev/null && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-if kill -0 "$openpid" 2>/dev/null; then
-        fail "hvsock nc on a connection to the killed guest still runs after 10 s"
-        kill "$openpid" 2>/dev/null || true
-else
-        echo "  the open host connection was closed"
-fi
-wait "$openpid" 2>/dev/null || true
+expect_closed "the QEMU kill"
 kill -0 "$vpid" 2>/dev/null || { fail "hvsock-vhost died with QEMU"; cat "$work/vhost.log"; exit 1; }
 if "$hvsock" nc -w 5000 e2e-vm guest-echo </dev/null >/dev/null 2>"$work/noguest.err"; then
         fail "a host connect succeeded with no guest"
@@ -222,20 +230,10 @@ fi
 echo "== boot 2: same hvsock-vhost, new QEMU"
 boot "$work/serial2.log" hvsock.phase=2 --reboot
 e2e_wait_marker "$work/serial2.log" E2E-GUEST-READY "$qpid" 200 || { cat "$work/serial2.log"; exit 1; }
-echo "after the restart" >"$work/again.in"
-"$hvsock" nc e2e-vm guest-echo <"$work/again.in" >"$work/again.out" || fail "hvsock nc after the restart exited $?"
-cmp -s "$work/again.in" "$work/again.out" && echo "  host->guest echo after the restart" ||
-        fail "host->guest echo after the restart: got '$(cat "$work/again.out")'"
+echo_once "after the restart"
 
 echo "== guest reboot inside the same QEMU"
-mkfifo "$work/open2.in"
-"$hvsock" nc e2e-vm guest-echo <"$work/open2.in" >"$work/open2.out" 2>"$work/open2.err" &
-openpid=$!
-exec 3>"$work/open2.in"
-echo "before the reboot" >&3
-n=50
-until grep -q "before the reboot" "$work/open2.out" || [ $n -eq 0 ]; do sleep 0.1; n=$((n - 1)); done
-grep -q "before the reboot" "$work/open2.out" || fail "the connection kept open over the reboot did not echo"
+open_conn open2 "before the reboot" "the guest reboot"
 e2e_bg "$peer" serve "${uds}_5010" echo >/dev/null 2>&1
 rebooter=$!
 e2e_bg "$peer" serve "${uds}_5009" echo >/dev/null 2>&1
@@ -244,21 +242,9 @@ e2e_wait_marker "$work/serial2.log" E2E-REBOOTING "$qpid" 200 || { cat "$work/se
 # One reboot only: the second pass finds the service disabled (RST at once).
 hv service disable reboot-request
 kill "$rebooter" "$barrier"
-wait_ready "$work/serial2.log" 2 || { cat "$work/serial2.log"; exit 1; }
-exec 3>&-
-n=100
-while kill -0 "$openpid" 2>/dev/null && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-if kill -0 "$openpid" 2>/dev/null; then
-        fail "hvsock nc on a connection to the rebooted guest still runs after 10 s"
-        kill "$openpid" 2>/dev/null || true
-else
-        echo "  the connection open across the guest reboot was closed"
-fi
-wait "$openpid" 2>/dev/null || true
-echo "after the reboot" >"$work/again2.in"
-"$hvsock" nc e2e-vm guest-echo <"$work/again2.in" >"$work/again2.out" || fail "hvsock nc after the reboot exited $?"
-cmp -s "$work/again2.in" "$work/again2.out" && echo "  host->guest echo after the guest reboot" ||
-        fail "host->guest echo after the guest reboot: got '$(cat "$work/again2.out")'"
+e2e_wait_marker "$work/serial2.log" E2E-GUEST-READY "$qpid" 200 2 || { cat "$work/serial2.log"; exit 1; }
+expect_closed "the guest reboot"
+echo_once "after the guest reboot"
 e2e_bg "$peer" serve "${uds}_5009" echo >/dev/null 2>&1
 st=0
 wait "$qpid" || st=$?

@@ -989,9 +989,9 @@ static void test_gathered_writes_keep_order(void **state) {
         assert_memory_equal(got, data, off_b);
 }
 
-/* The used_event field of the fake guest's rx ring (EVENT_IDX). */
-static void set_rx_used_event(struct fixture *f, uint16_t v) {
-        uint8_t *p = f->g.mem + f->g.frx.avail + 4 + 2u * FG_NUM;
+/* The used_event field of one of the fake guest's rings (EVENT_IDX). */
+static void set_used_event(struct fixture *f, const struct fake_vring *r, uint16_t v) {
+        uint8_t *p = f->g.mem + r->avail + 4 + 2u * FG_NUM;
 
         p[0] = (uint8_t) v;
         p[1] = (uint8_t) (v >> 8);
@@ -1020,7 +1020,7 @@ static void test_notify_once_per_turn(void **state) {
         (void) calls(efd);
         /* The guest saw the RESPONSE and wants to hear about what follows;
          * many rx buffers used in one turn: one call. */
-        set_rx_used_event(f, f->g.frx.used_seen);
+        set_used_event(f, &f->g.frx, f->g.frx.used_seen);
         fg_post_rx(&f->g, 32, 1024);
         assert_int_equal(write(fd, data, sizeof(data)), (ssize_t) sizeof(data));
         run(f);
@@ -1034,19 +1034,11 @@ static void test_notify_once_per_turn(void **state) {
         assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 1);
         assert_int_equal(calls(efd), 0);
         /* It asks for the next one: called again. */
-        set_rx_used_event(f, f->g.frx.used_seen);
+        set_used_event(f, &f->g.frx, f->g.frx.used_seen);
         assert_int_equal(write(fd, "y", 1), 1);
         run(f);
         assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 1);
         assert_int_equal(calls(efd), 1);
-}
-
-/* The used_event field of the fake guest's tx ring (EVENT_IDX). */
-static void set_tx_used_event(struct fixture *f, uint16_t v) {
-        uint8_t *p = f->g.mem + f->g.ftx.avail + 4 + 2u * FG_NUM;
-
-        p[0] = (uint8_t) v;
-        p[1] = (uint8_t) (v >> 8);
 }
 
 static void test_tx_calls_in_bulk(void **state) {
@@ -1077,7 +1069,7 @@ static void test_tx_calls_in_bulk(void **state) {
         assert_int_equal(vsock_dev_timeout_ms(f->dev), -1);
         /* A quarter of the ring (FG_NUM / 4 descriptors: eight two-piece
          * packets) used in one turn: called at once. */
-        set_tx_used_event(f, fg_tx_used(&f->g));
+        set_used_event(f, &f->g.ftx, fg_tx_used(&f->g));
         for (unsigned i = 0; i < FG_NUM / 8; i++) {
                 h = fg_hdr(&f->g, 26, PORT_OK, VSOCK_OP_RW, 4);
                 fg_send(&f->g, &h, "data", FG_HDR_THEN_PAYLOAD);
