@@ -231,14 +231,34 @@ static bool any_ring_started(const struct vhost_user *vu) {
         return false;
 }
 
-/* QEMU stopped the last running ring (GET_VRING_BASE): the guest driver
- * reset the device, on a guest reboot for example, and a new driver will
- * set it up again from scratch on the same session. Its connections died
- * with the old driver, which will never send their RSTs: the device drops
- * them now, so host programs see their sockets close at once and the new
- * driver does not meet stale ports. */
+/* QEMU stopped the last running ring (GET_VRING_BASE). Either the VM was
+ * paused (or is being saved), and the same driver goes on later from where
+ * the rings stopped, or the guest driver reset the device (a guest reboot),
+ * and a new driver starts its rings from index 0. QEMU sends the same
+ * messages for both; only the restart tells them apart. Until then the
+ * connections stay, host data waiting unread, as the in-kernel vhost-vsock
+ * keeps them across a pause. */
 static void device_stopped(struct vhost_user *vu) {
-        vu->ops->reset(vu->userdata);
+        vu->suspended = true;
+        vu->resumed = 0;
+}
+
+/* SET_VRING_BASE of ring i while suspended: the paused driver goes on at
+ * the index where the ring stopped. Anything else is a new driver: the old
+ * one's connections died with it and will never see their RSTs, so they
+ * are dropped before the new driver meets stale ports, and host programs
+ * see their sockets close. */
+static void ring_restarts(struct vhost_user *vu, unsigned i, uint16_t base) {
+        if (!vu->suspended)
+                return;
+        if (base != vu->stop_avail[i]) {
+                vu->suspended = false;
+                vu->ops->reset(vu->userdata);
+                return;
+        }
+        vu->resumed |= 1u << i;
+        if (vu->resumed == (1u << VSOCK_RINGS) - 1)
+                vu->suspended = false;
 }
 
 static int set_mem_table(struct vhost_user *vu, struct msg *m) {
@@ -374,6 +394,7 @@ static int dispatch(struct vhost_user *vu, struct msg *m) {
                         vq_reset(&vu->vqs[i]);
                 }
                 vu->acked_features = 0;
+                vu->suspended = false;
                 vu->ops->reset(vu->userdata);
                 return 0;
         case VHOST_USER_GET_PROTOCOL_FEATURES:
@@ -410,12 +431,14 @@ static int dispatch(struct vhost_user *vu, struct msg *m) {
                 vq->last_avail = vq->used_idx = (uint16_t) m->p.state.num;
                 vq->signalled_valid = false;
                 vq->broken = false;
+                ring_restarts(vu, vq->index, vq->last_avail);
                 return 0;
         case VHOST_USER_GET_VRING_BASE:
                 if (m->size < 8 || !(vq = msg_vq(vu, m->p.state.index)))
                         return -EINVAL;
                 was_started = vq->started;
                 vq_stop(vu, vq);
+                vu->stop_avail[vq->index] = vq->last_avail;
                 if (was_started && !any_ring_started(vu))
                         device_stopped(vu);
                 m->p.state.num = vq->last_avail;
@@ -532,6 +555,7 @@ void vhost_user_detach(struct vhost_user *vu) {
         guest_mem_clear(&vu->mem);
         vu->acked_features = 0;
         vu->protocol_features = 0;
+        vu->suspended = false;
         vu->ops->reset(vu->userdata);
 }
 

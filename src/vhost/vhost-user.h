@@ -98,6 +98,13 @@ struct vhost_user {
         uint64_t protocol_features;
         struct guest_mem mem;
         struct vq vqs[VSOCK_RINGS];
+        /* Every ring stopped (GET_VRING_BASE): a paused VM or a reset
+         * driver, which only the restart tells apart (see vhost-user.c).
+         * stop_avail is what each ring's GET_VRING_BASE returned; resumed
+         * has a bit for each ring set up again at that index. */
+        bool suspended;
+        uint16_t stop_avail[VSOCK_RINGS];
+        unsigned resumed;
         const struct vhost_user_ops *ops;
         void *userdata;
 };

@@ -34,7 +34,7 @@ cache=${HVSOCK_E2E_CACHE:-$HOME/.cache/hvsock-e2e}
 limit=${HVSOCK_E2E_TIMEOUT:-240}
 . "$top/tests/e2e/lib.sh"
 
-for tool in qemu-system-x86_64:qemu-system-x86 cpio:cpio gcc:gcc apt-get:apt dpkg-deb:dpkg cmp:diffutils; do
+for tool in qemu-system-x86_64:qemu-system-x86 cpio:cpio gcc:gcc apt-get:apt dpkg-deb:dpkg cmp:diffutils socat:socat; do
         command -v "${tool%%:*}" >/dev/null 2>&1 || {
                 echo "SKIP: ${tool%%:*} not installed (Debian package ${tool#*:}; scripts/install-deps guest)"
                 exit 77
@@ -121,9 +121,10 @@ e2e_wait_for "$work/vhost.sock" 10
 e2e_wait_for "${uds}_5003" 10
 
 boot() { # boot LOG [APPEND [RUN-QEMU-OPTION]]: starts the guest in the background; $qpid is run-qemu
-        rm -f "$work/qemu.pid"
+        rm -f "$work/qemu.pid" "$work/qemu.mon"
         "$guest/run-qemu" --kernel "$cache/vmlinuz" --initrd "$work/initrd.cpio.gz" \
                 --vhost-user-vsock "$work/vhost.sock" --timeout "$limit" --pidfile "$work/qemu.pid" \
+                --monitor "$work/qemu.mon" \
                 --append "${2:-}" ${3:-} </dev/null >"$1" 2>&1 &
         qpid=$!
 }
@@ -156,6 +157,11 @@ expect_closed() {
                 echo "  the connection open across $1 was closed"
         fi
         wait "$openpid" 2>/dev/null || true
+}
+
+# monitor COMMAND: runs a command in QEMU's human monitor, prints its output.
+monitor() {
+        echo "$1" | socat -t 2 - "UNIX-CONNECT:$work/qemu.mon"
 }
 
 # echo_once WHEN: one short host->guest echo.
@@ -231,6 +237,27 @@ echo "== boot 2: same hvsock-vhost, new QEMU"
 boot "$work/serial2.log" hvsock.phase=2 --reboot
 e2e_wait_marker "$work/serial2.log" E2E-GUEST-READY "$qpid" 200 || { cat "$work/serial2.log"; exit 1; }
 echo_once "after the restart"
+
+echo "== VM paused and resumed (QEMU monitor: stop, cont)"
+open_conn open-pause "before the pause" "the pause"
+monitor stop >/dev/null
+monitor "info status" | grep -q "VM status: paused" || fail "the VM did not pause: $(monitor 'info status')"
+# Longer than the device's CONNECT timeout: nothing may expire meanwhile.
+sleep 3
+# In a subshell: a closed connection is a SIGPIPE for it, not for the test.
+(echo "during the pause" >&3) 2>/dev/null || fail "the connection open across the pause was closed during it"
+sleep 1
+grep -q "during the pause" "$work/open-pause.out" && fail "the guest echoed while paused"
+monitor cont >/dev/null
+n=100
+until grep -q "during the pause" "$work/open-pause.out" || [ $n -eq 0 ]; do sleep 0.1; n=$((n - 1)); done
+if grep -q "during the pause" "$work/open-pause.out"; then
+        echo "  the connection open across the pause echoed what the host sent while paused"
+else
+        fail "the connection open across the pause did not echo after cont (nc $(kill -0 "$openpid" 2>/dev/null && echo runs || echo ended))"
+fi
+exec 3>&-
+wait "$openpid" || fail "hvsock nc across the pause exited $?"
 
 echo "== guest reboot inside the same QEMU"
 open_conn open2 "before the reboot" "the guest reboot"

@@ -404,7 +404,8 @@ static void qemu_device_start(struct fixture *f, uint64_t protocol_features) {
 }
 
 /* What QEMU sends when the guest driver starts the device. */
-static void qemu_driver_start(struct fixture *f, uint64_t features, bool enable) {
+/* QEMU starts the rings, each at base[ring] (NULL: 0, a new driver). */
+static void qemu_driver_start_at(struct fixture *f, uint64_t features, bool enable, const uint16_t *base) {
         struct mem_table t = guest_table();
 
         set_u64(f, VHOST_USER_SET_FEATURES, features, NULL, 0);
@@ -413,7 +414,7 @@ static void qemu_driver_start(struct fixture *f, uint64_t features, bool enable)
                 struct vring_addr a = ring_addr(f, ring);
 
                 set_state(f, VHOST_USER_SET_VRING_NUM, ring, FG_NUM);
-                set_state(f, VHOST_USER_SET_VRING_BASE, ring, 0);
+                set_state(f, VHOST_USER_SET_VRING_BASE, ring, base ? base[ring] : 0);
                 set(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
                 safe_close(f->kick[ring]);
                 f->kick[ring] = new_eventfd();
@@ -425,6 +426,10 @@ static void qemu_driver_start(struct fixture *f, uint64_t features, bool enable)
         if (enable)
                 for (unsigned ring = 0; ring < VSOCK_RINGS; ring++)
                         set_state(f, VHOST_USER_SET_VRING_ENABLE, ring, 1);
+}
+
+static void qemu_driver_start(struct fixture *f, uint64_t features, bool enable) {
+        qemu_driver_start_at(f, features, enable, NULL);
 }
 
 static void guest_kick(struct fixture *f, unsigned ring) {
@@ -1171,7 +1176,8 @@ static void test_replies_not_read(void **state) {
         assert_true(sent > 1);
 }
 
-static void stop_ring(struct fixture *f, unsigned ring) {
+/* Returns the ring's base, as QEMU keeps it for the restart. */
+static uint16_t stop_ring(struct fixture *f, unsigned ring) {
         struct vring_state s = { ring, 0 };
 
         set_state(f, VHOST_USER_SET_VRING_ENABLE, ring, 0);
@@ -1179,6 +1185,7 @@ static void stop_ring(struct fixture *f, unsigned ring) {
         assert_int_equal(step(f), 0);
         assert_int_equal(recv_reply(f, VHOST_USER_GET_VRING_BASE, &s, sizeof(s)), sizeof(s));
         assert_int_equal(s.index, ring);
+        return (uint16_t) s.num;
 }
 
 static void test_guest_reboot(void **state) {
@@ -1194,27 +1201,37 @@ static void test_guest_reboot(void **state) {
         assert_int_equal(vsock_dev_connections(f->dev), 2);
 
         /* The guest reboots without a QEMU restart: its driver resets the
-         * device and QEMU stops the rings on the same session. */
+         * device and QEMU stops the rings on the same session, as it does
+         * for a pause: the connections stay for now. */
         stop_ring(f, VSOCK_RX_RING);
-        assert_int_equal(f->resets, 0); /* the tx ring still runs */
         stop_ring(f, VSOCK_TX_RING);
         run(f);
         assert_true(vhost_user_attached(&f->vu));
-        assert_int_equal(f->resets, 1);
-        /* Every host program sees its connection end. */
-        assert_int_equal(vsock_dev_connections(f->dev), 0);
-        assert_int_equal(read(host, &c, 1), 0);
-        assert_int_equal(read(other, &c, 1), 0);
-        /* And no RST is queued for a driver that is gone. */
-        host = safe_close(host);
-        other = safe_close(other);
+        assert_int_equal(f->resets, 0);
+        assert_int_equal(vsock_dev_connections(f->dev), 2);
 
-        /* The new driver starts clean: the same guest ports connect again,
-         * and a port it never used is unknown (RST, no stale connection). */
+        /* The new driver starts its rings at 0: the device is reset, and
+         * every host program sees its connection end. */
         fg_done(&f->g);
         fg_init(&f->g, CID, true);
         qemu_driver_start(f, ALL_FEATURES, true);
+        run(f);
+        assert_int_equal(f->resets, 1);
+        assert_int_equal(vsock_dev_connections(f->dev), 0);
+        assert_int_equal(read(host, &c, 1), 0);
+        assert_int_equal(read(other, &c, 1), 0);
+        host = safe_close(host);
+        other = safe_close(other);
+
+        /* No RST went to the new driver for connections it never had; the
+         * same guest ports connect again, and a port it never used is
+         * unknown (RST, no stale connection). */
         fg_post_rx(&f->g, 16, 4096);
+        {
+                struct vsock_hdr h;
+
+                assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 0);
+        }
         host = guest_connect(f, 2000);
         host_to_guest(f, host, 2000, "fresh");
         guest_to_host(f, host, 2000, "start");
@@ -1232,9 +1249,56 @@ static void test_guest_reboot(void **state) {
         assert_int_equal(f->resets, 1);
 }
 
+static void test_vm_pause(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int host = -1;
+        uint16_t base[VSOCK_RINGS];
+        struct vsock_hdr h;
+        char buf[64], c;
+
+        qemu_device_start(f, PF_CONFIG | PF_REPLY_ACK);
+        qemu_driver_start(f, ALL_FEATURES, true);
+        fg_post_rx(&f->g, 16, 4096);
+        host = guest_connect(f, 2000);
+        host_to_guest(f, host, 2000, "before");
+
+        /* QEMU pauses the VM: the rings stop. The host writes meanwhile;
+         * nothing reaches the stopped rings. */
+        base[VSOCK_RX_RING] = stop_ring(f, VSOCK_RX_RING);
+        base[VSOCK_TX_RING] = stop_ring(f, VSOCK_TX_RING);
+        assert_int_equal(write(host, "paused", 6), 6);
+        run(f);
+        assert_int_equal(fg_recv(&f->g, &h, buf, sizeof(buf)), 0);
+        assert_int_equal(vsock_dev_connections(f->dev), 1);
+
+        /* QEMU resumes: each ring goes on where it stopped. The connection
+         * is still there, and what the host wrote arrives. */
+        qemu_driver_start_at(f, ALL_FEATURES, true, base);
+        run(f);
+        assert_int_equal(f->resets, 0);
+        assert_int_equal(fg_recv(&f->g, &h, buf, sizeof(buf)), 1);
+        assert_int_equal(h.op, VSOCK_OP_RW);
+        assert_int_equal(h.dst_port, 2000);
+        assert_int_equal(h.len, 6);
+        assert_memory_equal(buf, "paused", 6);
+        guest_to_host(f, host, 2000, "after");
+
+        /* Stopped again, and the rx ring comes back where it was but the tx
+         * ring at another index: a new driver after all. */
+        base[VSOCK_RX_RING] = stop_ring(f, VSOCK_RX_RING);
+        base[VSOCK_TX_RING] = stop_ring(f, VSOCK_TX_RING);
+        base[VSOCK_TX_RING] = (uint16_t) (base[VSOCK_TX_RING] + 1);
+        qemu_driver_start_at(f, ALL_FEATURES, true, base);
+        run(f);
+        assert_int_equal(f->resets, 1);
+        assert_int_equal(vsock_dev_connections(f->dev), 0);
+        assert_int_equal(read(host, &c, 1), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_qemu72_sequence, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_vm_pause, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_enabled_without_protocol_features, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_get_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reply_ack, setup, teardown),
