@@ -1,13 +1,13 @@
 /* vsock-e2e: the guest side of the e2e scenarios and of the device benchmark.
  *
- *   vsock-e2e serve PORT echo|sink|source MIB SEED|hello [--fast]
+ *   vsock-e2e serve PORT echo|sink|source MIB SEED|hello [--fast] [--buffer BYTES]
  *        listen on VMADDR_CID_ANY:PORT, one child per connection, forever:
  *        echo    sends back what it reads; half-closes after the peer's EOF
  *        sink    reads to EOF, answers "<hash> <bytes>\n" (stream.h)
  *        source  sends MIB MiB of stream SEED, half-closes, reads the
  *                peer's hash line and prints E2E-SOURCE-OK|FAIL
  *        hello   answers each line with "guest <hostname> (<kernel>): <line>"
- *   vsock-e2e send PORT MIB SEED [--cid N] [--fast]
+ *   vsock-e2e send PORT MIB SEED [--cid N] [--fast] [--buffer BYTES]
  *        sends a stream, half-closes, checks the receiver's hash line
  *   vsock-e2e recv PORT MIB SEED [--cid N] [--fast]
  *        reads a stream to EOF, checks it, answers with its hash line
@@ -17,7 +17,9 @@
  *   vsock-e2e say PORT TEXT          sends TEXT and a newline, half-closes, prints the answer
  *   vsock-e2e wait-host PORT SECS    retries connecting until the host listens
  * --cid defaults to 2 (the host); --fast sends one block over and over and
- * the receiver only counts bytes (for throughput: no hashing under TCG).
+ * the receiver only counts bytes (for throughput: no hashing under TCG);
+ * --buffer sets the sockets' receive buffer (SO_VM_SOCKETS_BUFFER_SIZE), the
+ * credit the guest grants (Linux's default is 256 KiB).
  * Results are one line each, E2E-<WHAT>-OK or E2E-<WHAT>-FAIL, for the serial log.
  *
  * GUEST ONLY: it connects to CID 2 and listens on AF_VSOCK, which on the build
@@ -51,6 +53,19 @@
 
 static bool fast;
 static unsigned cid = 2;
+static unsigned long long buffer; /* --buffer: receive buffer of served sockets, 0 default */
+
+/* Applies --buffer: the socket's receive buffer, which is also the credit a
+ * Linux guest grants its peer (accepted sockets inherit the listener's). MAX
+ * first: SIZE may not exceed it. Returns 0 or -1 (errno). */
+static int set_buffer(int fd) {
+        if (buffer == 0)
+                return 0;
+        if (setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_MAX_SIZE, &buffer, sizeof(buffer)) < 0 ||
+            setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &buffer, sizeof(buffer)) < 0)
+                return -1;
+        return 0;
+}
 
 static int vsock_connect(unsigned port) {
         struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
@@ -60,7 +75,7 @@ static int vsock_connect(unsigned port) {
         if (fd < 0)
                 return -1;
         setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD, &tv, sizeof(tv));
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+        if (set_buffer(fd) < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
                 int e = errno;
                 close(fd);
                 errno = e;
@@ -144,6 +159,10 @@ static int cmd_serve(unsigned port, const char *mode, uint64_t mib, uint64_t see
         struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port };
         int lfd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+        if (lfd >= 0 && set_buffer(lfd) < 0) {
+                printf("E2E-SERVE-FAIL --buffer %llu: %s\n", buffer, strerror(errno));
+                return 1;
+        }
         if (lfd < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(lfd, 256) < 0) {
                 printf("E2E-SERVE-FAIL port %u: %s\n", port, strerror(errno));
                 return 1;
@@ -424,6 +443,8 @@ int main(int argc, char **argv) {
                         fast = true;
                 else if (strcmp(argv[i], "--cid") == 0 && i + 1 < argc)
                         cid = (unsigned) num(argv[++i], "CID");
+                else if (strcmp(argv[i], "--buffer") == 0 && i + 1 < argc)
+                        buffer = num(argv[++i], "buffer size");
                 else if (nargs < 8)
                         args[nargs++] = argv[i];
         }
