@@ -19,6 +19,19 @@
 #include "socket-util.h"
 #include "transport.h"
 
+int hvsock__vsock_socket(void) {
+        uint64_t size = HVSOCK_VSOCK_BUFFER_SIZE;
+        int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+        if (fd < 0)
+                return negative_errno();
+        /* Best effort: MAX first, as SIZE may not exceed it; a transport
+         * that has no use for it (Hyper-V's) loses nothing. */
+        (void) setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_MAX_SIZE, &size, sizeof(size));
+        (void) setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &size, sizeof(size));
+        return fd;
+}
+
 static void vsock_addr(struct sockaddr_vm *ret, uint32_t cid, uint32_t port) {
         *ret = (struct sockaddr_vm) {
                 .svm_family = AF_VSOCK,
@@ -46,9 +59,9 @@ int hvsock__vsock_connect(uint32_t cid, uint32_t port, int timeout_ms) {
         struct sockaddr_vm sa;
         int r;
 
-        fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        fd = hvsock__vsock_socket();
         if (fd < 0)
-                return negative_errno();
+                return fd;
         r = vsock_set_connect_timeout(fd, timeout_ms);
         if (r < 0)
                 return r;
@@ -66,9 +79,10 @@ int hvsock__vsock_listen(uint32_t port, int backlog) {
         _cleanup_close_ int fd = -1;
         struct sockaddr_vm sa;
 
-        fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        /* Accepted sockets inherit the listener's buffer size. */
+        fd = hvsock__vsock_socket();
         if (fd < 0)
-                return negative_errno();
+                return fd;
         vsock_addr(&sa, VMADDR_CID_ANY, port);
         if (bind(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0)
                 return negative_errno();

@@ -12,7 +12,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Kernel AF_VSOCK. Never used by tests on the build machines. */
+/* Kernel AF_VSOCK. Tests on the build machines only create a socket (no
+ * connect, bind or listen). Linux's virtio-vsock grants its peer as much credit as the receiving
+ * socket's buffer (256 KiB by default) and announces what its reader consumed
+ * only once less than 64 KiB of it is left, so a sender whose credit updates
+ * take long to arrive (a guest's interrupt path under emulation) stalls on
+ * each. 1 MiB makes those round trips a fifth as frequent; it is a cap on
+ * queued bytes, not memory set aside. docs/benchmarks.md has the figures. */
+#define HVSOCK_VSOCK_BUFFER_SIZE (1024u * 1024u)
+
+/* A new non-blocking AF_VSOCK stream socket with that buffer size. Returns
+ * the fd (the caller owns it) or -errno. */
+int hvsock__vsock_socket(void);
 int hvsock__vsock_connect(uint32_t cid, uint32_t port, int timeout_ms);
 int hvsock__vsock_listen(uint32_t port, int backlog); /* bound to VMADDR_CID_ANY */
 /* Accepts one connection; *ret_cid, *ret_port are the peer's. -EAGAIN when none. */
