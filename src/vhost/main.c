@@ -37,6 +37,7 @@ struct daemon {
 static void usage(FILE *f) {
         fputs("usage: hvsock-vhost --socket PATH --guest-cid N --uds-path PATH [--vm NAME]\n"
               "                    [--max-connections N] [--tx-buffer-size BYTES]\n"
+              "                    [--max-pending-clients N] [--timeout MS]\n"
               "\n"
               "A vhost-user backend for QEMU's vhost-user-vsock-pci that carries guest vsock\n"
               "streams to host UNIX sockets and enforces the hvsock registry.\n"
@@ -49,6 +50,11 @@ static void usage(FILE *f) {
               "  --vm NAME               apply this registered VM's per-service policy\n"
               "  --max-connections N     default 1023\n"
               "  --tx-buffer-size BYTES  per connection towards the host, default 262144\n"
+              "  --max-pending-clients N host clients yet to send their CONNECT line; more\n"
+              "                          are closed at once (default 64)\n"
+              "  --timeout MS            for a client's CONNECT line, for the guest to accept\n"
+              "                          a CONNECT, and for the guest's RST after the host\n"
+              "                          closed (default 2000, as Firecracker)\n"
               "  -h, --help              show this help\n"
               "\n"
               "The registry is read from $HVSOCK_CONFIG_DIR (default /etc/hvsock) and reloaded\n"
@@ -129,13 +135,18 @@ int main(int argc, char **argv) {
                 { "vm", required_argument, NULL, 'v' },
                 { "max-connections", required_argument, NULL, 'm' },
                 { "tx-buffer-size", required_argument, NULL, 't' },
+                { "max-pending-clients", required_argument, NULL, 'p' },
+                { "timeout", required_argument, NULL, 'T' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
         struct vsock_dev_config cfg = {
                 .max_connections = VSOCK_DEFAULT_MAX_CONNECTIONS,
                 .tx_buffer_size = VSOCK_DEFAULT_TX_BUFFER_SIZE,
+                .max_pending_clients = VSOCK_DEFAULT_MAX_PENDING_CLIENTS,
+                .timeout_ms = VSOCK_DEFAULT_TIMEOUT_MS,
         };
+        uint32_t v;
         struct hvsock_ctx *ctx = NULL;
         const char *socket_path = NULL;
         struct daemon dm = { .quit = false };
@@ -176,6 +187,20 @@ int main(int argc, char **argv) {
                                 fprintf(stderr, "hvsock-vhost: bad --tx-buffer-size '%s': expected 4096..1073741824\n", optarg);
                                 return 2;
                         }
+                        break;
+                case 'p':
+                        if (parse_u32(optarg, 1, 65536, &v) < 0) {
+                                fprintf(stderr, "hvsock-vhost: bad --max-pending-clients '%s': expected 1..65536\n", optarg);
+                                return 2;
+                        }
+                        cfg.max_pending_clients = v;
+                        break;
+                case 'T':
+                        if (parse_u32(optarg, 1, 3600000, &v) < 0) {
+                                fprintf(stderr, "hvsock-vhost: bad --timeout '%s': expected 1..3600000 milliseconds\n", optarg);
+                                return 2;
+                        }
+                        cfg.timeout_ms = v;
                         break;
                 case 'h':
                         usage(stdout);

@@ -287,9 +287,8 @@ static void queue_rst(struct vsock_dev *d, uint32_t guest_port, uint32_t host_po
 
 /* ---- timeouts ---- */
 
-_Static_assert(VSOCK_CONNECT_TIMEOUT_MS == VSOCK_SHUTDOWN_TIMEOUT_MS &&
-                       VSOCK_LINE_TIMEOUT_MS == VSOCK_CONNECT_TIMEOUT_MS,
-               "the timer list is ordered by appending: one timeout length");
+/* The line, connect and shutdown waits are one length (cfg.timeout_ms), so
+ * appending to the timer list keeps it ordered. */
 
 static void timer_arm(struct vsock_dev *d, uint64_t deadline) {
         struct itimerspec its = {
@@ -317,11 +316,11 @@ static void conn_timer_stop(struct vsock_conn *c) {
         c->deadline = 0;
 }
 
-static void conn_timer_start(struct vsock_conn *c, uint64_t timeout_ms) {
+static void conn_timer_start(struct vsock_conn *c) {
         struct vsock_dev *d = c->dev;
 
         conn_timer_stop(c);
-        c->deadline = now_ms() + timeout_ms;
+        c->deadline = now_ms() + d->cfg.timeout_ms;
         c->timer_prev = d->timer_tail;
         if (d->timer_tail)
                 d->timer_tail->timer_next = c;
@@ -690,7 +689,7 @@ static int conn_emit(struct vsock_conn *c) {
                  * Firecracker does. A half-close (the host still reading)
                  * may last, so it has no deadline. */
                 if ((c->need_shutdown & VSOCK_SHUTDOWN_RCV) && c->deadline == 0)
-                        conn_timer_start(c, VSOCK_SHUTDOWN_TIMEOUT_MS);
+                        conn_timer_start(c);
                 c->need_shutdown = 0;
                 c->shutdown_sent = true;
         }
@@ -1142,7 +1141,7 @@ static void conn_read_line(struct vsock_conn *c) {
                 conn_link(c);
                 conn_mark_pending(c);
                 /* A guest that never answers: the client is closed silently. */
-                conn_timer_start(c, VSOCK_CONNECT_TIMEOUT_MS);
+                conn_timer_start(c);
                 return;
         }
 }
@@ -1230,7 +1229,7 @@ static void listener_event(struct ev_source *s, uint32_t revents) {
                 }
                 d->n_line++;
                 /* A client that never sends its line is closed silently. */
-                conn_timer_start(c, VSOCK_LINE_TIMEOUT_MS);
+                conn_timer_start(c);
         }
 }
 
@@ -1253,6 +1252,8 @@ int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, stru
         d->cfg = *cfg;
         if (d->cfg.max_pending_clients == 0)
                 d->cfg.max_pending_clients = VSOCK_DEFAULT_MAX_PENDING_CLIENTS;
+        if (d->cfg.timeout_ms == 0)
+                d->cfg.timeout_ms = VSOCK_DEFAULT_TIMEOUT_MS;
         d->uds_path = strdup(cfg->uds_path);
         d->config_dir = strdup(cfg->config_dir);
         d->vm_name = cfg->vm_name ? strdup(cfg->vm_name) : NULL;

@@ -21,14 +21,12 @@
 #define VSOCK_DEFAULT_MAX_CONNECTIONS 1023
 #define VSOCK_DEFAULT_TX_BUFFER_SIZE (256 * 1024)
 
-/* Firecracker's timeouts: a host client has this long to send its CONNECT
- * line, and its CONNECT then waits this long for the guest's RESPONSE (in
- * both cases the client is then closed silently); after we shut a
+/* Firecracker's timeout, by default: a host client has this long to send its
+ * CONNECT line, and its CONNECT then waits this long for the guest's RESPONSE
+ * (in both cases the client is then closed silently); after we shut a
  * connection down both ways (the host closed it) the guest's RST is awaited
  * this long (then we send RST and free it). */
-#define VSOCK_LINE_TIMEOUT_MS 2000
-#define VSOCK_CONNECT_TIMEOUT_MS 2000
-#define VSOCK_SHUTDOWN_TIMEOUT_MS 2000
+#define VSOCK_DEFAULT_TIMEOUT_MS 2000
 
 /* Host clients still to send their CONNECT line: more are closed at once, so
  * clients that connect and say nothing cannot take every connection slot
@@ -43,6 +41,7 @@ struct vsock_dev_config {
         unsigned max_connections;
         uint32_t tx_buffer_size; /* bytes buffered per connection towards the host */
         unsigned max_pending_clients; /* 0: VSOCK_DEFAULT_MAX_PENDING_CLIENTS */
+        unsigned timeout_ms;          /* 0: VSOCK_DEFAULT_TIMEOUT_MS */
 };
 
 struct vsock_stats {

@@ -138,6 +138,21 @@ case $first in
 *) fail "expected the error to start with 'hvsock: ', got '$first'" ;;
 esac
 
+# ---- hvsock-vhost's options ----
+V=$BUILD_DIR/src/vhost/hvsock-vhost
+expect 0 "hvsock-vhost --help" "$V" --help
+for o in --max-connections --tx-buffer-size --max-pending-clients --timeout; do
+        check_contains "$T/out" "$o" "hvsock-vhost --help lists $o"
+done
+for bad in "--guest-cid 2" "--max-connections 0" "--tx-buffer-size 10" "--max-pending-clients x" \
+        "--timeout 0" "--timeout 99999999999"; do
+        # shellcheck disable=SC2086
+        expect 2 "hvsock-vhost $bad" "$V" --socket "$T/v.sock" --guest-cid 3 --uds-path "$T/u.sock" $bad
+        check_err "bad ${bad%% *} '${bad#* }'" "the message names $bad"
+        check_stdout_empty "nothing on stdout for hvsock-vhost $bad"
+done
+[ ! -e "$T/v.sock" ] || fail "hvsock-vhost created its socket despite a usage error"
+
 # ---- output errors are failures ----
 if [ -w /dev/full ]; then
         run sh -c 'exec "$H" guid wellknown >/dev/full'

@@ -59,6 +59,11 @@ static int add_services(struct hvsock_registry *r, void *userdata, char **ret_er
         return 0;
 }
 
+/* The line, connect and shutdown timeout (--timeout): short, so the tests
+ * that wait for it are quick, and well below the 2 s default, so that they
+ * fail if the device ignored it. */
+#define TIMEOUT_MS 300
+
 static int setup(void **state) {
         static struct fixture f;
         struct vsock_dev_config cfg = {
@@ -68,6 +73,7 @@ static int setup(void **state) {
                 .max_connections = 4,
                 .tx_buffer_size = 4096,
                 .max_pending_clients = 2,
+                .timeout_ms = TIMEOUT_MS,
         };
 
         memset(&f, 0, sizeof(f));
@@ -556,9 +562,10 @@ static void test_line_timeout(void **state) {
         assert_int_equal(vsock_dev_connections(f->dev), 2);
         assert_false(closed_by_device(silent));
 
-        /* After the line timeout both are closed without a word, and the
-         * guest never heard of them. */
-        assert_true(RUN_UNTIL(f, vsock_dev_stats(f->dev)->timeouts == 2, 5000));
+        /* After the line timeout (the configured one: the 2 s default would
+         * not have passed) both are closed without a word, and the guest
+         * never heard of them. */
+        assert_true(RUN_UNTIL(f, vsock_dev_stats(f->dev)->timeouts == 2, 1500));
         assert_true(closed_by_device(silent));
         assert_true(closed_by_device(partial));
         assert_int_equal(vsock_dev_connections(f->dev), 0);
