@@ -58,7 +58,7 @@ static void usage(FILE *f) {
               "  -h, --help              show this help\n"
               "\n"
               "The registry is read from $HVSOCK_CONFIG_DIR (default /etc/hvsock) and reloaded\n"
-              "when it changes.\n", f);
+              "when it changes. SIGUSR1 prints the device's counters as one JSON line on stderr.\n", f);
 }
 
 static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *ret) {
@@ -119,11 +119,29 @@ static void listener_event(struct ev_source *s, uint32_t revents) {
         }
 }
 
+/* SIGUSR1: one JSON line on stderr with the device's state and counters,
+ * for scripts and monitoring. */
+static void print_stats(const struct daemon *dm) {
+        const struct vsock_stats *st = vsock_dev_stats(dm->dev);
+
+        fprintf(stderr,
+                "{\"guest_cid\":%" PRIu32 ",\"qemu\":%s,\"paused\":%s,\"connections\":%u,"
+                "\"refused\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"rst_sent\":%" PRIu64
+                ",\"rst_dropped\":%" PRIu64 ",\"dropped_cid\":%" PRIu64 ",\"dropped_malformed\":%" PRIu64 "}\n",
+                dm->vu.guest_cid, vhost_user_attached(&dm->vu) ? "true" : "false",
+                dm->vu.suspended ? "true" : "false", vsock_dev_connections(dm->dev), st->refused,
+                st->timeouts, st->rst_sent, st->rst_dropped, st->dropped_cid, st->dropped_malformed);
+}
+
 static void signal_event(struct ev_source *s, uint32_t revents) {
         struct daemon *dm = (struct daemon *) ((char *) s - offsetof(struct daemon, signals));
         struct signalfd_siginfo si;
 
-        if (read(s->fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
+        if (read(s->fd, &si, sizeof(si)) != (ssize_t) sizeof(si))
+                return;
+        if (si.ssi_signo == SIGUSR1)
+                print_stats(dm);
+        else
                 dm->quit = true;
 }
 
@@ -230,6 +248,7 @@ int main(int argc, char **argv) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGUSR1);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 

@@ -14,9 +14,11 @@
 #   nobody listens on refused; one connection left open;
 # then QEMU is SIGKILLed: hvsock-vhost must survive, close the open host
 #   connection, and refuse host connects while no guest is there;
-# boot 2, same hvsock-vhost: traffic again both ways; then the guest reboots
-#   inside the same QEMU (its driver stops and restarts the device): a host
-#   connection left open is closed, and traffic flows again after the reboot.
+# boot 2, same hvsock-vhost: traffic again both ways; the VM is paused for 3 s
+#   (QEMU monitor stop/cont; hvsock-vhost's SIGUSR1 line says paused): a host
+#   connection open across it carries what the host wrote meanwhile; then the
+#   guest reboots inside the same QEMU (its driver stops and restarts the
+#   device): a host connection left open is closed, and traffic flows again.
 #
 #   tests/e2e/test-vhost-scenarios.sh   (BUILD_DIR: the meson build dir; E2E_PEER)
 #   HVSOCK_E2E_CACHE=DIR   downloads and kernel (default ~/.cache/hvsock-e2e)
@@ -24,7 +26,7 @@
 # Exit 0 pass, 1 fail, 77 skip (a tool is missing).
 set -eu
 case "${1:-}" in
--h|--help) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,27s/^# \{0,1\}//p' "$0"; exit 0 ;;
 esac
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -164,6 +166,15 @@ monitor() {
         echo "$1" | socat -t 2 - "UNIX-CONNECT:$work/qemu.mon"
 }
 
+# vhost_stats: hvsock-vhost's SIGUSR1 line (the latest one in its stderr).
+vhost_stats() {
+        n=$(grep -c '^{' "$work/vhost.log" || true)
+        kill -USR1 "$vpid"
+        i=0
+        while [ "$(grep -c '^{' "$work/vhost.log" || true)" -le "$n" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+        grep '^{' "$work/vhost.log" | tail -n 1
+}
+
 # echo_once WHEN: one short host->guest echo.
 echo_once() {
         echo "$1" >"$work/once.in"
@@ -218,6 +229,8 @@ e2e_bg "$peer" serve "${uds}_5009" echo >/dev/null 2>&1
 barrier=$!
 e2e_wait_marker "$work/serial1.log" E2E-PHASE1-DONE "$qpid" 200 || failed=1
 kill "$barrier"
+refused=$(vhost_stats | sed -n 's/.*"refused":\([0-9]*\).*/\1/p')
+[ "${refused:-0}" -ge 3 ] || fail "hvsock-vhost counted ${refused:-no} refused guest connects, expected at least the 3 scenarios"
 
 echo "== SIGKILL QEMU while hvsock-vhost keeps running"
 kill -KILL "$(cat "$work/qemu.pid")"
@@ -242,6 +255,7 @@ echo "== VM paused and resumed (QEMU monitor: stop, cont)"
 open_conn open-pause "before the pause" "the pause"
 monitor stop >/dev/null
 monitor "info status" | grep -q "VM status: paused" || fail "the VM did not pause: $(monitor 'info status')"
+vhost_stats | grep -q '"paused":true' || fail "hvsock-vhost does not report the pause: $(vhost_stats)"
 # Longer than the device's CONNECT timeout: nothing may expire meanwhile.
 sleep 3
 # In a subshell: a closed connection is a SIGPIPE for it, not for the test.
@@ -258,6 +272,7 @@ else
 fi
 exec 3>&-
 wait "$openpid" || fail "hvsock nc across the pause exited $?"
+vhost_stats | grep -q '"paused":false' || fail "hvsock-vhost still reports a pause: $(vhost_stats)"
 
 echo "== guest reboot inside the same QEMU"
 open_conn open2 "before the reboot" "the guest reboot"
@@ -308,4 +323,4 @@ if [ $failed -ne 0 ]; then
         echo "--- guest console, boot 2"; cat "$work/guest2.txt"
         exit 1
 fi
-echo "PASS: hvsock-vhost scenarios with a real guest, across a QEMU SIGKILL and restart and a guest reboot"
+echo "PASS: hvsock-vhost scenarios with a real guest, across a QEMU SIGKILL and restart, a VM pause and a guest reboot"
