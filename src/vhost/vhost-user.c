@@ -331,6 +331,9 @@ static int set_vring_fd(struct vhost_user *vu, struct msg *m) {
                 return r;
         }
         vq->started = true;
+        /* A front-end that restarts a ring without SET_VRING_BASE goes on
+         * where it stopped. */
+        ring_restarts(vu, vq->index, vq->last_avail);
         if (!protocol_features_acked(vu))
                 vq->enabled = true;
         vq->event_idx = vu->acked_features & (1ull << VIRTIO_RING_F_EVENT_IDX);
@@ -437,6 +440,10 @@ static int dispatch(struct vhost_user *vu, struct msg *m) {
                 if (m->size < 8 || !(vq = msg_vq(vu, m->p.state.index)))
                         return -EINVAL;
                 was_started = vq->started;
+                /* A call we still owe the guest (tx calls wait, see vsock.c)
+                 * goes now, while QEMU still listens: a stopped ring is not
+                 * called. */
+                vq_notify(vq);
                 vq_stop(vu, vq);
                 vu->stop_avail[vq->index] = vq->last_avail;
                 if (was_started && !any_ring_started(vu))

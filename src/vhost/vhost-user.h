@@ -70,9 +70,10 @@ enum {
 struct vhost_user_ops {
         /* Ring index may have work: it was kicked, started or enabled. */
         void (*ring_kick)(void *userdata, unsigned index);
-        /* The driver is gone: QEMU disconnected or sent RESET_OWNER, or every
-         * started ring was stopped (GET_VRING_BASE: the guest driver reset the
-         * device, as on a guest reboot). Forget device state. */
+        /* The driver is gone: QEMU disconnected or sent RESET_OWNER, or the
+         * rings were all stopped and then restarted at other indexes than
+         * where they stopped (a new driver, as after a guest reboot). Forget
+         * device state. */
         void (*reset)(void *userdata);
 };
 
@@ -98,8 +99,9 @@ struct vhost_user {
         uint64_t protocol_features;
         struct guest_mem mem;
         struct vq vqs[VSOCK_RINGS];
-        /* Every ring stopped (GET_VRING_BASE): a paused VM or a reset
-         * driver, which only the restart tells apart (see vhost-user.c).
+        /* Every ring stopped (GET_VRING_BASE) and not all restarted yet: a
+         * paused VM or a reset driver, which only the restart tells apart
+         * (see vhost-user.c).
          * stop_avail is what each ring's GET_VRING_BASE returned; resumed
          * has a bit for each ring set up again at that index. */
         bool suspended;

@@ -223,7 +223,7 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len) {
 }
 
 bool vq_notify_pending(const struct vq *vq) {
-        return vq->unsignalled_descs > 0 && vq->desc;
+        return vq->unsignalled_descs > 0 && vq->desc && vq->started;
 }
 
 /* virtio's vring_need_event: did new_idx pass event since old? */

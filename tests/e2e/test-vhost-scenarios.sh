@@ -256,7 +256,8 @@ open_conn open-pause "before the pause" "the pause"
 monitor stop >/dev/null
 monitor "info status" | grep -q "VM status: paused" || fail "the VM did not pause: $(monitor 'info status')"
 vhost_stats | grep -q '"paused":true' || fail "hvsock-vhost does not report the pause: $(vhost_stats)"
-# Longer than the device's CONNECT timeout: nothing may expire meanwhile.
+# Longer than the device's --timeout (2 s): an established connection has no
+# deadline, and the pause must not give it one.
 sleep 3
 # In a subshell: a closed connection is a SIGPIPE for it, not for the test.
 (echo "during the pause" >&3) 2>/dev/null || fail "the connection open across the pause was closed during it"

@@ -1282,6 +1282,23 @@ static void test_vm_pause(void **state) {
         assert_int_equal(h.len, 6);
         assert_memory_equal(buf, "paused", 6);
         guest_to_host(f, host, 2000, "after");
+        assert_false(f->vu.suspended);
+
+        /* Stopped again and restarted with new kick fds but no SET_VRING_BASE:
+         * the rings go on where they stopped, and the device is not left
+         * looking paused. */
+        stop_ring(f, VSOCK_RX_RING);
+        stop_ring(f, VSOCK_TX_RING);
+        assert_true(f->vu.suspended);
+        for (unsigned ring = 0; ring < VSOCK_RINGS; ring++) {
+                safe_close(f->kick[ring]);
+                f->kick[ring] = new_eventfd();
+                set_u64(f, VHOST_USER_SET_VRING_KICK, ring, &f->kick[ring], 1);
+                set_state(f, VHOST_USER_SET_VRING_ENABLE, ring, 1);
+        }
+        assert_false(f->vu.suspended);
+        assert_int_equal(f->resets, 0);
+        guest_to_host(f, host, 2000, "again");
 
         /* Stopped again, and the rx ring comes back where it was but the tx
          * ring at another index: a new driver after all. */
