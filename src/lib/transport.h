@@ -13,7 +13,9 @@
 #include <stdint.h>
 
 /* Kernel AF_VSOCK. Tests on the build machines only create a socket (no
- * connect, bind or listen). Linux's virtio-vsock grants its peer as much credit as the receiving
+ * connect, bind or listen).
+ *
+ * Linux's virtio-vsock grants its peer as much credit as the receiving
  * socket's buffer (256 KiB by default) and announces what its reader consumed
  * only once less than 64 KiB of it is left, so a sender whose credit updates
  * take long to arrive (a guest's interrupt path under emulation) stalls on

@@ -75,6 +75,16 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *ret) {
         return 0;
 }
 
+/* Parses the numeric option opt into *ret; on a bad value says so (unit is
+ * appended to the range) and returns false. */
+static bool parse_opt(const char *opt, const char *arg, uint32_t min, uint32_t max, const char *unit,
+                      uint32_t *ret) {
+        if (parse_u32(arg, min, max, ret) == 0)
+                return true;
+        fprintf(stderr, "hvsock-vhost: bad %s '%s': expected %" PRIu32 "..%" PRIu32 "%s\n", opt, arg, min, max, unit);
+        return false;
+}
+
 static void dev_ring_kick(void *userdata, unsigned index) {
         struct daemon *dm = userdata;
 
@@ -164,7 +174,6 @@ int main(int argc, char **argv) {
                 .max_pending_clients = VSOCK_DEFAULT_MAX_PENDING_CLIENTS,
                 .timeout_ms = VSOCK_DEFAULT_TIMEOUT_MS,
         };
-        uint32_t v;
         struct hvsock_ctx *ctx = NULL;
         const char *socket_path = NULL;
         struct daemon dm = { .quit = false };
@@ -178,10 +187,8 @@ int main(int argc, char **argv) {
                         socket_path = optarg;
                         break;
                 case 'c':
-                        if (parse_u32(optarg, 3, UINT32_MAX - 1, &cfg.guest_cid) < 0) {
-                                fprintf(stderr, "hvsock-vhost: bad --guest-cid '%s': expected 3..4294967294\n", optarg);
+                        if (!parse_opt("--guest-cid", optarg, 3, UINT32_MAX - 1, "", &cfg.guest_cid))
                                 return 2;
-                        }
                         have_cid = true;
                         break;
                 case 'u':
@@ -195,30 +202,20 @@ int main(int argc, char **argv) {
                         cfg.vm_name = optarg;
                         break;
                 case 'm':
-                        if (parse_u32(optarg, 1, 65536, &cfg.max_connections) < 0) {
-                                fprintf(stderr, "hvsock-vhost: bad --max-connections '%s': expected 1..65536\n", optarg);
+                        if (!parse_opt("--max-connections", optarg, 1, 65536, "", &cfg.max_connections))
                                 return 2;
-                        }
                         break;
                 case 't':
-                        if (parse_u32(optarg, 4096, 1u << 30, &cfg.tx_buffer_size) < 0) {
-                                fprintf(stderr, "hvsock-vhost: bad --tx-buffer-size '%s': expected 4096..1073741824\n", optarg);
+                        if (!parse_opt("--tx-buffer-size", optarg, 4096, 1u << 30, "", &cfg.tx_buffer_size))
                                 return 2;
-                        }
                         break;
                 case 'p':
-                        if (parse_u32(optarg, 1, 65536, &v) < 0) {
-                                fprintf(stderr, "hvsock-vhost: bad --max-pending-clients '%s': expected 1..65536\n", optarg);
+                        if (!parse_opt("--max-pending-clients", optarg, 1, 65536, "", &cfg.max_pending_clients))
                                 return 2;
-                        }
-                        cfg.max_pending_clients = v;
                         break;
                 case 'T':
-                        if (parse_u32(optarg, 1, 3600000, &v) < 0) {
-                                fprintf(stderr, "hvsock-vhost: bad --timeout '%s': expected 1..3600000 milliseconds\n", optarg);
+                        if (!parse_opt("--timeout", optarg, 1, 3600000, " milliseconds", &cfg.timeout_ms))
                                 return 2;
-                        }
-                        cfg.timeout_ms = v;
                         break;
                 case 'h':
                         usage(stdout);

@@ -287,9 +287,6 @@ static void queue_rst(struct vsock_dev *d, uint32_t guest_port, uint32_t host_po
 
 /* ---- timeouts ---- */
 
-/* The line, connect and shutdown waits are one length (cfg.timeout_ms), so
- * appending to the timer list keeps it ordered. */
-
 static void timer_arm(struct vsock_dev *d, uint64_t deadline) {
         struct itimerspec its = {
                 .it_value.tv_sec = (time_t) (deadline / 1000),
@@ -316,6 +313,8 @@ static void conn_timer_stop(struct vsock_conn *c) {
         c->deadline = 0;
 }
 
+/* The line, connect and shutdown waits are one length (cfg.timeout_ms), so
+ * appending to the timer list keeps it ordered. */
 static void conn_timer_start(struct vsock_conn *c) {
         struct vsock_dev *d = c->dev;
 
