@@ -49,3 +49,13 @@ deb_download() {
         done
         return 1
 }
+
+# cache_lock DIR: holds an exclusive lock on DIR/.lock (fd 9) until the
+# caller exits. Tests run in parallel: two of them refreshing one cache (a new
+# kernel package appeared) would otherwise swap modules/ under each other.
+# The wait is bounded: a download takes minutes at worst.
+cache_lock() {
+        need_tool flock util-linux
+        exec 9>"$1/.lock"
+        flock -w 900 9 || die "$1 is locked by another run for 15 minutes; giving up"
+}
