@@ -2,10 +2,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -149,4 +152,22 @@ void open_std_fds(void) {
                         close(null);
                 }
         }
+}
+
+int openat_nofollow(int dirfd, const char *name, int flags, mode_t mode) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_NOFOLLOW),
+                .mode = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? mode : 0,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+
+        if (fd >= 0)
+                return (int) fd;
+        /* Before Linux 5.6: the same for one name, as O_NOFOLLOW covers
+         * its only component. */
+        if (errno != ENOSYS)
+                return negative_errno();
+        fd = openat(dirfd, name, flags | O_NOFOLLOW, mode);
+        return fd < 0 ? negative_errno() : (int) fd;
 }

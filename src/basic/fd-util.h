@@ -32,4 +32,12 @@ void open_std_fds(void);
  * (also when it exists) or -errno. */
 int mkdir_p(const char *path, mode_t mode);
 
+/* Opens name relative to dirfd without following a symbolic link anywhere
+ * and without leaving dirfd: openat2() with RESOLVE_BENEATH,
+ * RESOLVE_NO_SYMLINKS and RESOLVE_NO_MAGICLINKS, or openat() with
+ * O_NOFOLLOW where the kernel has no openat2() (the same for the single
+ * names callers pass). Returns the fd (the caller owns it) or -errno:
+ * -ELOOP when name is a link, -EXDEV when it leads outside dirfd. */
+int openat_nofollow(int dirfd, const char *name, int flags, mode_t mode);
+
 #endif

@@ -6,4 +6,8 @@
  * NULL-safe. */
 void strv_free(char **v);
 
+static inline void strv_freep(char ***v) {
+        strv_free(*v);
+}
+
 #endif

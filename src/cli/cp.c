@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "cli-util.h"
+#include "copy-archive.h"
 #include "commands.h"
 #include "copy-link.h"
 #include "copy.h"
 #include "fd-util.h"
 #include "session-open.h"
+#include "strv.h"
 
 /* Options that take only a long name. */
 #define OPT_CREDENTIAL_FILE 0x100
@@ -77,22 +79,48 @@ static int cp_parse(const struct cli_command *cmd, int argc, char **argv, struct
         return -1;
 }
 
+/* The names a copy out of the VM may bring: the last component of each
+ * source, in order (for "/" or "..", which the daemon refuses to send,
+ * one that no entry can have). Returns NULL when out of memory. */
+static char **expected_names(char **paths, size_t n) {
+        char **names = calloc(n + 1, sizeof(char *));
+
+        if (!names)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                names[i] = archive_source_name(paths[i]);
+                if (!names[i]) {
+                        strv_free(names);
+                        return NULL;
+                }
+        }
+        return names;
+}
+
 /* Runs the archive's local end on the session in this process, then waits
  * for the daemon's EXIT. Returns what copy_send()/copy_receive() returned
  * (0, 1, or -errno of the stream) in *ret_copy, and 0 or -errno of the
- * session. */
+ * session. paths: what a GET asked for. */
 static int run_copy(int sock, struct session_parser *in, unsigned version, const struct cp_args *a, bool put,
-                    struct session_client_result *res, int *ret_copy) {
+                    char **paths, struct session_client_result *res, int *ret_copy) {
+        _cleanup_(strv_freep) char **expected = put ? NULL : expected_names(paths, a->n);
         struct copy_options o = {
                 .flags = a->flags,
                 .label = "hvsock",
                 .prefix = "",
+                .peer = "the VM",
                 .progress = isatty(STDERR_FILENO),
                 .version = version,
+                .expected = expected,
+                .n_expected = a->n,
         };
         struct copy_link *l = NULL;
         int r;
 
+        if (!put && !expected) {
+                res->failed = "setting up the copy";
+                return -ENOMEM;
+        }
         r = copy_link_new(sock, in, false, put, res, &l);
         if (r < 0) {
                 res->failed = "setting up the copy";
@@ -102,9 +130,15 @@ static int run_copy(int sock, struct session_parser *in, unsigned version, const
                 r = copy_send(l, a->srcs, a->n, &o);
         else
                 r = copy_receive(l, a->dst, &o);
-        if (r < 0 && r != -EPIPE && r != -EPROTO && r != -EBADMSG)
+        if (r < 0 && r != -EPIPE && r != -EPROTO && r != -EBADMSG && r != -ECANCELED)
                 fprintf(stderr, "hvsock: copying: %s\n", strerror(-r));
         *ret_copy = r;
+        /* A sender that broke the rules gets no more of our time: the
+         * session ends here, and hvsock-sessiond ends its helper. */
+        if (r == -EPROTO || r == -ECANCELED) {
+                copy_link_free(l);
+                return 0;
+        }
         r = copy_link_finish_client(l);
         copy_link_free(l);
         return r;
@@ -176,7 +210,9 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
                 r = session_client_start_copy(sock, &io, &res, &in, &version);
         }
         if (r == 0)
-                r = run_copy(sock, in, version, &a, put, &res, &copied);
+                r = run_copy(sock, in, version, &a, put, paths, &res, &copied);
+        if (r == 0 && (copied == -EPROTO || copied == -ECANCELED))
+                return EXIT_FAILURE; /* reported */
         else if (r == 1)
                 r = 0; /* the daemon said why (ERROR) */
         if (r < 0) {

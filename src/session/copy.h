@@ -28,9 +28,15 @@ struct copy_options {
         uint32_t flags;      /* SESSION_COPY_* */
         const char *label;   /* message prefix: "hvsock" or "hvsock (VM)" */
         const char *prefix;  /* put before the paths this side names in messages ("" or "VM:") */
+        const char *peer;    /* the sender, as messages name it: "the VM" */
         bool progress;       /* draw a progress bar on stderr (a terminal) */
-        unsigned version;    /* the session's protocol version: which file digest */
+        unsigned version;    /* the session's protocol version: digest, announcements, links */
         struct copy_link *messages; /* the helper: report through the session, not stderr */
+        /* Receiver: the names of the sources asked for (their last
+         * components), in order; the only top-level entries accepted.
+         * NULL: any (the helper, whose sender is the trusted host). */
+        char *const *expected;
+        size_t n_expected;
 };
 
 /* Writes the archive of sources to l. Returns 0 when all were sent, 1 when
@@ -39,9 +45,13 @@ struct copy_options {
  * session protocol; neither reported). */
 int copy_send(struct copy_link *l, char *const *sources, size_t n, const struct copy_options *o);
 
-/* Reads an archive from l and recreates it at dest. Returns 0, 1 when some
- * entries failed (reported), or -errno when the stream broke (-EPIPE: it
- * ended early, -EBADMSG as above, not reported). */
+/* Reads an archive from l and recreates it at dest, accepting only what
+ * docs/session-protocol.md ("What a receiver accepts") allows. Returns 0, 1
+ * when some entries failed (reported), or -errno: -EPIPE when the stream
+ * ended early and -EBADMSG as above (neither reported); -EPROTO for a
+ * malformed archive and -ECANCELED for an entry refused (both reported),
+ * after which the caller ends the session at once, not waiting for a
+ * sender that broke the rules. */
 int copy_receive(struct copy_link *l, const char *dest, const struct copy_options *o);
 
 /* hvsock-sessiond COPY_HELPER_OPTION send|receive VERSION FLAGS PATH..., with

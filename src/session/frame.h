@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define SESSION_VERSION_MIN 1
-#define SESSION_VERSION_MAX 2
+#define SESSION_VERSION_MAX 3
 
 #include "registry.h"
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,6 +39,9 @@
 /* Connections beyond the session limit that are answered BUSY at once. */
 #define REJECTING_MAX 16u
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* How long a copy helper whose client went away has to end on its own
+ * (it is then lingering after its EXIT) before it is killed. */
+#define HELPER_GRACE_MS 1000
 
 enum watch_kind { W_LISTENER, W_SIGNAL, W_SOCK, W_PIPE, W_PAM };
 
@@ -81,6 +85,9 @@ struct session {
         struct session_out out;
         bool peer_eof, shut_wr;
         uint64_t linger_deadline;
+        /* Handed off: when the helper is killed, its client being gone. */
+        uint64_t orphan_deadline;
+        bool orphan_killed;
 
         pid_t pid; /* 0 before the command starts */
         bool reaped;
@@ -641,11 +648,27 @@ static pid_t fork_command(const struct spawn_ctx *c, char **pam_env, uint32_t *r
 }
 
 /* The copy helper runs and owns the connection: it sends STARTED and
- * everything after it. This daemon only waits for it to end. */
+ * everything after it. This daemon waits for it to end, and keeps its own
+ * descriptor of the connection only to see the client hang up (it reads
+ * nothing): a helper may be where it cannot notice that itself (opening a
+ * pipe that has no writer, walking a large tree), and must not keep its
+ * session slot and its CPU for a client that is gone. */
 static void session_handed_off(struct session *s, pid_t pid) {
         s->pid = pid;
         s->phase = PHASE_HANDED_OFF;
-        watch_close(s->srv, &s->sock);
+}
+
+/* Whether the client of a handed-off session hung up; then the helper has
+ * HELPER_GRACE_MS to end before it is killed. */
+static void check_orphaned(struct session *s) {
+        struct pollfd p = { .fd = s->sock.fd, .events = POLLRDHUP };
+
+        if (s->peer_eof || s->reaped)
+                return;
+        if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                return;
+        s->peer_eof = true;
+        s->orphan_deadline = now_ms() + HELPER_GRACE_MS;
 }
 
 /* The command runs: its streams are relayed from now on. */
@@ -1088,8 +1111,10 @@ static void peek_hangup(struct session *s) {
 static void session_read(struct session *s) {
         struct session_frame f;
 
-        if (s->phase == PHASE_HANDED_OFF)
+        if (s->phase == PHASE_HANDED_OFF) {
+                check_orphaned(s);
                 return;
+        }
         if (s->phase == PHASE_PAM && s->copy) {
                 peek_hangup(s);
                 return;
@@ -1262,10 +1287,16 @@ static void read_pam_reports(struct session *s) {
  * through the signalfd, or (--auth pam) reported by the PAM process. */
 static bool handed_off_progress(struct session *s) {
         if (!s->reaped) {
+                if (s->peer_eof && !s->orphan_killed && now_ms() >= s->orphan_deadline) {
+                        log_session(s, "the client went away: ending its copy helper");
+                        session_kill(s, SIGKILL);
+                        s->orphan_killed = true;
+                }
+                watch_set(s->srv, &s->sock, s->peer_eof ? 0 : EPOLLRDHUP);
                 watch_set(s->srv, &s->pam, EPOLLIN);
                 return true;
         }
-        if (!WIFEXITED(s->wstatus) || WEXITSTATUS(s->wstatus) > 1)
+        if (!s->orphan_killed && (!WIFEXITED(s->wstatus) || WEXITSTATUS(s->wstatus) > 1))
                 log_session(s, "the copy helper failed (status 0x%x)", (unsigned) s->wstatus);
         session_free(s);
         return false;
@@ -1380,7 +1411,9 @@ static int next_timeout(const struct session_server *srv) {
         for (const struct session *s = srv->sessions; s; s = s->next) {
                 uint64_t d = s->phase == PHASE_CLOSING && s->shut_wr ? s->linger_deadline
                              : s->phase == PHASE_RUNNING && !s->timed_out ? s->deadline
-                                                                          : 0;
+                             : s->phase == PHASE_HANDED_OFF && s->peer_eof && !s->orphan_killed && !s->reaped
+                                     ? s->orphan_deadline
+                                     : 0;
                 if (d && (!next || d < next))
                         next = d;
         }
