@@ -299,7 +299,9 @@ static int io_round(struct copy_link *l, bool want_data, int wait_fd) {
         int r;
 
         r = process_buffered(l, want_data);
-        if (r != 0)
+        /* After EXIT there is nothing to wait for: a daemon that keeps the
+         * connection open must not keep the client too. */
+        if (r != 0 || l->ended)
                 return r;
         if (!l->open)
                 queue_control(l, false);
