@@ -9,6 +9,7 @@
 #include "copy-archive.h"
 #include "copy-link.h"
 #include "frame.h"
+#include "string-util.h"
 
 /* ---- messages and the progress bar ---- */
 
@@ -63,6 +64,8 @@ void copy_report(const struct copy_options *o, struct progress *p, const char *f
                 copy_link_message(o->messages, line);
                 return;
         }
+        /* Paths in it may hold names the peer chose. */
+        str_make_printable(line, strlen(line));
         progress_clear(p);
         fprintf(stderr, "%s\n", line);
 }

@@ -12,6 +12,7 @@
 #include "fd-util.h"
 #include "macro.h"
 #include "session-server.h"
+#include "string-util.h"
 #include "time-util.h"
 
 /* Up to four DATA frames wait in the queue while the socket is full. */
@@ -164,6 +165,22 @@ static int handle_server(struct copy_link *l, const struct session_frame *f, boo
         return bad_frame(l, f);
 }
 
+/* The helper's messages, on our stderr: lines the VM wrote, so nothing in
+ * them may act on the user's terminal. */
+static void write_messages(const uint8_t *p, size_t n) {
+        char buf[4096];
+
+        while (n > 0) {
+                size_t k = MIN(n, sizeof(buf));
+
+                memcpy(buf, p, k);
+                str_make_printable(buf, k);
+                (void) write_all(STDERR_FILENO, buf, k);
+                p += k;
+                n -= k;
+        }
+}
+
 static int handle_client(struct copy_link *l, const struct session_frame *f, bool want_data) {
         const char *msg;
         size_t len;
@@ -173,7 +190,7 @@ static int handle_client(struct copy_link *l, const struct session_frame *f, boo
                 if (f->channel == l->data_ch && !l->sending)
                         return take_data(l, f, want_data);
                 if (f->channel == SESSION_STDERR)
-                        (void) write_all(STDERR_FILENO, f->payload, f->len);
+                        write_messages(f->payload, f->len);
                 if (f->channel == SESSION_STDIN)
                         break;
                 l->grant[f->channel] += f->len;

@@ -151,6 +151,11 @@ def scenario(name, v, victim):
         a.dir("report.txt", 1)
         a.file("x", text, announce=SIZE_UNKNOWN)
         a.up()
+    elif name in ("escape-name", "escape-message"):
+        # Terminal escapes in a name the client prints, and (escape-message)
+        # in a message line of the helper (sent by serve()).
+        a.total(len(text))
+        a.file("report.txt" if name == "escape-message" else "\x1b]2;owned\x07\x1b[2Jreport", text)
     elif name == "device":
         a.total(0)
         a.meta("B", 0o644, "report.txt")
@@ -205,6 +210,8 @@ def serve(conn, args, name):
         with open(args.log, "a") as f:
             f.write("GET flags=%d %s\n" % (flags, " ".join(paths)))
     conn.sendall(frame(STARTED, CONTROL, struct.pack("<I", os.getpid())))
+    if name == "escape-message":
+        conn.sendall(frame(DATA, STDERR, b"hvsock: in the VM: \x1b[2J\x1b]2;owned\x07\xc2\x9b31m all fine\n"))
     data = scenario(name, args.version, args.victim)
     # Well within the client's initial 256 KiB window: no WINDOW needed.
     for i in range(0, len(data), 65536):

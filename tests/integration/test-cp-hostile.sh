@@ -53,7 +53,7 @@ empty() {
         pass "$1"
 }
 
-ALL="extra-top renamed-top dup-top dir-without-r setuid extra-bytes device dotdot silent"
+ALL="extra-top renamed-top dup-top dir-without-r setuid extra-bytes device dotdot escape-name escape-message silent"
 for v in 1 2 3; do
         # shellcheck disable=SC2086
         peer $v $ALL
@@ -87,6 +87,16 @@ for v in 1 2 3; do
         refused $v dotdot "malformed archive stream from the VM"
         empty "the name '..' ($v): nothing made"
         [ ! -e "$T/report.txt" ] || fail "dotdot ($v): a file appeared above the destination"
+
+        # Names and messages from the VM reach the terminal without escapes.
+        refused $v escape-name "refusing '$T/home-$v-escape-name/?]2;owned??[2Jreport' from the VM: it was not asked for"
+        copy $v escape-message
+        check_eq 0 "$RC" "escape-message ($v): the copy ends well"
+        check_err "hvsock: in the VM: ?[2J?]2;owned???31m all fine" "escape-message ($v): the VM's message arrives with its escapes made harmless"
+        if LC_ALL=C grep -q "$(printf '\033')" "$T/err"; then
+                fail "escape sequences from the VM reached the terminal"
+        fi
+        pass "no escape character from the VM reaches stderr ($v)"
 
         # extra-top again, then neither EXIT nor a close.
         refused $v silent "refusing '$T/home-$v-silent/.bashrc' from the VM"
