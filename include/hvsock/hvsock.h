@@ -51,6 +51,7 @@ enum {
         HVSOCK_E_BROADCAST,       /* BROADCAST is not meaningful for streams */
         HVSOCK_E_REGISTRY,        /* the registry file is malformed */
         HVSOCK_E_PROTOCOL,        /* the hybrid muxer answered something unexpected */
+        HVSOCK_E_LOCKED,          /* another process held the registry's lock too long */
         HVSOCK_E_MAX,
 };
 
