@@ -110,7 +110,12 @@ int hvsock_connect(struct hvsock_ctx *ctx, const struct hvsock_addr *addr, uint3
  */
 struct hvsock_listener;
 
-/* Starts listening. Returns 0 or a negative error; the caller owns *ret. */
+/*
+ * Starts listening. Returns 0 or a negative error; the caller owns *ret.
+ * Another live listener on one of the sockets, however its path is spelled,
+ * is -EADDRINUSE (a socket file <path> comes with a lock file <path>.lock
+ * that its listener holds). The socket files are mode 0660.
+ */
 int hvsock_listen(struct hvsock_ctx *ctx, const struct hvsock_addr *bind, int backlog,
                   struct hvsock_listener **ret);
 
@@ -129,8 +134,8 @@ const struct hvsock_addr *hvsock_listener_addr(const struct hvsock_listener *l);
  */
 int hvsock_accept(struct hvsock_listener *l, int timeout_ms, struct hvsock_addr *ret_peer);
 
-/* Closes every socket of the listener and removes its socket files (NULL-safe).
- * Returns NULL. */
+/* Closes every socket of the listener and removes its socket files and their
+ * lock files (NULL-safe). Returns NULL. */
 struct hvsock_listener *hvsock_listener_free(struct hvsock_listener *l);
 
 #ifdef __cplusplus

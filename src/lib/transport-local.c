@@ -44,7 +44,8 @@ int hvsock__local_path(const char *runtime_dir, uint32_t port, char *buf, size_t
         return path_printf(buf, size, "%s/local/%" PRIu32, runtime_dir, port);
 }
 
-int hvsock__local_listen(const char *runtime_dir, uint32_t port, int backlog) {
+int hvsock__local_listen(const char *runtime_dir, uint32_t port, int backlog, const struct unix_access *access,
+                         struct unix_listener *ret, char **ret_error) {
         char dir[PATH_MAX], path[PATH_MAX];
         int r;
 
@@ -57,7 +58,7 @@ int hvsock__local_listen(const char *runtime_dir, uint32_t port, int backlog) {
         r = mkdir_p(dir, 0755);
         if (r < 0)
                 return r;
-        return unix_listen(path, backlog);
+        return unix_listen(path, backlog, access, ret, ret_error);
 }
 
 int hvsock__local_connect(const char *runtime_dir, uint32_t port, int timeout_ms) {

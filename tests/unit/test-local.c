@@ -375,8 +375,7 @@ static void test_not_a_socket(void **state) {
 #define TAKERS 8
 
 /* Several listeners racing to take over one stale socket file: exactly one
- * wins. The winners keep listening (without accepting, so the losers'
- * liveness probes cannot end them) until the parent has counted. */
+ * wins. The winners keep listening until the parent has counted. */
 static void test_stale_takeover_race(void **state) {
         struct hvsock_addr a = loopback(5012);
         char path[512];
