@@ -48,8 +48,10 @@ struct hvsock_listener {
         int backlog;
         /* The registry as it was at listen time: names vsock peers by CID. */
         struct hvsock_registry *registry;
-        /* Who may connect to the socket files we make. */
+        /* Who may connect to the socket files we make (from the context). */
         struct unix_access access;
+        /* Why a socket file could not be made, for hvsock_ctx_last_error(). */
+        char *error;
         struct member *members;
         size_t n_members;
         /* Where the next accept starts looking, so one busy socket cannot
@@ -93,7 +95,7 @@ static int add_local(struct hvsock_listener *l, const struct hvsock_ctx *ctx) {
         struct unix_listener sock;
         int r;
 
-        r = hvsock__local_listen(ctx->runtime_dir, l->port, l->backlog, &l->access, &sock, NULL);
+        r = hvsock__local_listen(ctx->runtime_dir, l->port, l->backlog, &l->access, &sock, &l->error);
         if (r < 0)
                 return r;
         return listener_add(l, &sock, &tmpl);
@@ -104,7 +106,7 @@ static int add_hybrid(struct hvsock_listener *l, const struct hvsock_vm *vm) {
         struct unix_listener sock;
         int r;
 
-        r = hvsock__hybrid_listen(vm->uds, l->port, l->backlog, &l->access, &sock, NULL);
+        r = hvsock__hybrid_listen(vm->uds, l->port, l->backlog, &l->access, &sock, &l->error);
         if (r < 0)
                 return r;
         return listener_add(l, &sock, &tmpl);
@@ -123,8 +125,11 @@ static int add_hybrid_vms(struct hvsock_listener *l) {
                  * directory does not exist (not started) or whose
                  * "<uds>_<port>" cannot fit in sun_path is left out rather
                  * than failing the whole bind. */
-                if (r == -ENOENT || r == -ENAMETOOLONG)
+                if (r == -ENOENT || r == -ENAMETOOLONG) {
+                        free(l->error);
+                        l->error = NULL;
                         continue;
+                }
                 if (r < 0)
                         return r;
         }
@@ -196,10 +201,11 @@ static int listener_bind(struct hvsock_listener *l, const struct hvsock_ctx *ctx
 
 HVSOCK_EXPORT int hvsock_listen(struct hvsock_ctx *ctx, const struct hvsock_addr *bind, int backlog,
                                 struct hvsock_listener **ret) {
-        struct hvsock_ctx *tmp = NULL, *c;
+        struct hvsock_ctx *tmp = NULL, *c = NULL;
         struct hvsock_listener *l;
         int r;
 
+        hvsock__ctx_set_error(ctx, NULL);
         if (!bind || !ret || backlog < 0)
                 return -EINVAL;
         l = calloc(1, sizeof(*l));
@@ -215,7 +221,7 @@ HVSOCK_EXPORT int hvsock_listen(struct hvsock_ctx *ctx, const struct hvsock_addr
         r = hvsock__ctx_get(ctx, &tmp, &c);
         if (r < 0)
                 goto fail;
-        l->access = (struct unix_access) { .mode = HVSOCK_SOCKET_MODE, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        l->access = (struct unix_access) { .mode = HVSOCK_SOCKET_MODE, .uid = c->socket_uid, .gid = c->socket_gid };
         r = hvsock__resolve_load_registry(c, &l->registry);
         if (r < 0)
                 goto fail;
@@ -233,6 +239,7 @@ HVSOCK_EXPORT int hvsock_listen(struct hvsock_ctx *ctx, const struct hvsock_addr
         *ret = l;
         return 0;
 fail:
+        hvsock__ctx_set_error(c, TAKE_PTR(l->error));
         hvsock_ctx_free(tmp);
         hvsock_listener_free(l);
         return r;
@@ -384,6 +391,7 @@ HVSOCK_EXPORT struct hvsock_listener *hvsock_listener_free(struct hvsock_listene
         for (size_t i = 0; i < l->n_members; i++)
                 unix_listener_close(&l->members[i].sock);
         free(l->members);
+        free(l->error);
         safe_close(l->epoll_fd);
         hvsock__registry_free(l->registry);
         free(l);

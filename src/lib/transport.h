@@ -70,8 +70,8 @@ int hvsock__okline_feed(struct hvsock_okline *s, char c, uint32_t *ret_port);
 /* Local transport: UNIX sockets under <runtime_dir>/local/<port>. The client
  * autobinds an abstract name so the listener learns a peer port. */
 int hvsock__local_connect(const char *runtime_dir, uint32_t port, int timeout_ms);
-/* Listens at <runtime_dir>/local/<port> as unix_listen() does, making the
- * directories if missing. */
+/* Listens at <runtime_dir>/local/<port> as unix_listen() does. Both
+ * directories are made if missing and must be safe (dir_open_safe()). */
 int hvsock__local_listen(const char *runtime_dir, uint32_t port, int backlog, const struct unix_access *access,
                          struct unix_listener *ret, char **ret_error);
 /* Writes "<runtime_dir>/local/<port>" into buf. Returns 0 or -ENAMETOOLONG. */
