@@ -22,6 +22,7 @@
 #include "macro.h"
 #include "registry.h"
 #include "unix-listener.h"
+#include "user-util.h"
 #include "vhost-user.h"
 #include "vsock.h"
 
@@ -37,6 +38,7 @@ struct daemon {
 
 static void usage(FILE *f) {
         fputs("usage: hvsock-vhost --socket PATH --guest-cid N --uds-path PATH [--vm NAME]\n"
+              "                    [--socket-owner USER] [--group GROUP]\n"
               "                    [--max-connections N] [--tx-buffer-size BYTES]\n"
               "                    [--max-pending-clients N] [--timeout MS]\n"
               "\n"
@@ -45,10 +47,13 @@ static void usage(FILE *f) {
               "\n"
               "  --socket PATH           listen here for QEMU (-chardev socket,path=PATH);\n"
               "                          mode 0600: only its owner may connect\n"
+              "  --socket-owner USER     give --socket to USER (QEMU's user), a name or uid\n"
               "  --guest-cid N           the guest's CID (3..4294967294)\n"
               "  --uds-path PATH         host programs connect here and send \"CONNECT <port>\\n\";\n"
               "                          a guest connecting to host port P reaches PATH_P, if the\n"
               "                          registry has an enabled service on P; mode 0660\n"
+              "  --group GROUP           the group of --uds-path (operators allowed to reach\n"
+              "                          the guest), a name or gid\n"
               "  --vm NAME               apply this registered VM's per-service policy\n"
               "  --max-connections N     default 1023\n"
               "  --tx-buffer-size BYTES  per connection towards the host, default 262144\n"
@@ -84,6 +89,17 @@ static bool parse_opt(const char *opt, const char *arg, uint32_t min, uint32_t m
         if (parse_u32(arg, min, max, ret) == 0)
                 return true;
         fprintf(stderr, "hvsock-vhost: bad %s '%s': expected %" PRIu32 "..%" PRIu32 "%s\n", opt, arg, min, max, unit);
+        return false;
+}
+
+/* Parses --socket-owner (into *ret_uid) or --group (into *ret_gid); on a bad
+ * value says so and returns false. */
+static bool parse_id_opt(const char *opt, const char *arg, uid_t *ret_uid, gid_t *ret_gid) {
+        int r = ret_uid ? parse_user(arg, ret_uid) : parse_group(arg, ret_gid);
+
+        if (r == 0)
+                return true;
+        fprintf(stderr, "hvsock-vhost: bad %s '%s': %s\n", opt, arg, parse_id_strerror(r, !ret_uid));
         return false;
 }
 
@@ -167,6 +183,8 @@ int main(int argc, char **argv) {
                 { "tx-buffer-size", required_argument, NULL, 't' },
                 { "max-pending-clients", required_argument, NULL, 'p' },
                 { "timeout", required_argument, NULL, 'T' },
+                { "socket-owner", required_argument, NULL, 'O' },
+                { "group", required_argument, NULL, 'g' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -222,6 +240,14 @@ int main(int argc, char **argv) {
                         break;
                 case 'T':
                         if (!parse_opt("--timeout", optarg, 1, 3600000, " milliseconds", &cfg.timeout_ms))
+                                return 2;
+                        break;
+                case 'O':
+                        if (!parse_id_opt("--socket-owner", optarg, &qemu_access.uid, NULL))
+                                return 2;
+                        break;
+                case 'g':
+                        if (!parse_id_opt("--group", optarg, NULL, &uds_access.gid))
                                 return 2;
                         break;
                 case 'h':
