@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
@@ -131,47 +132,91 @@ static int chmod_nofollow(const char *path, mode_t mode) {
 }
 
 /* Gives the bound socket file its owner, group and mode (in that order: a
- * chown may clear mode bits). */
-static int set_access(const char *path, const struct unix_access *a, char **ret_error) {
+ * chown may clear mode bits). Messages name path, what the caller asked for. */
+static int set_access(const char *file, const char *path, const struct unix_access *a, char **ret_error) {
         int r;
 
-        if ((a->uid != (uid_t) -1 || a->gid != (gid_t) -1) && lchown(path, a->uid, a->gid) < 0) {
+        if ((a->uid != (uid_t) -1 || a->gid != (gid_t) -1) && lchown(file, a->uid, a->gid) < 0) {
                 r = negative_errno();
                 return error_set(ret_error, r, "cannot give '%s' to uid %d, gid %d: %s", path, (int) a->uid,
                                  (int) a->gid, strerror(-r));
         }
-        r = chmod_nofollow(path, a->mode);
+        r = chmod_nofollow(file, a->mode);
         if (r < 0)
                 return error_set(ret_error, r, "cannot set the mode of '%s' to %04o: %s", path, (unsigned) a->mode,
                                  strerror(-r));
         return 0;
 }
 
-/* Everything after the lock: bind, access, listen. Returns the socket. */
+/* The name a socket is bound to until it is ready: beside path (so rename()
+ * stays in the directory) and this process's own. *ret_sa gets its address,
+ * or path's where it does not fit sun_path. */
+static int bind_address(const char *path, char *tmp, size_t size, struct sockaddr_un *ret_sa, socklen_t *ret_len) {
+        int n = snprintf(tmp, size, "%s.%x", path, (unsigned) getpid());
+
+        if (n > 0 && (size_t) n < size && sockaddr_un_set(ret_sa, ret_len, tmp) == 0)
+                return 0;
+        tmp[0] = 0;
+        return sockaddr_un_set(ret_sa, ret_len, path);
+}
+
+/* Renames the ready socket from tmp to path, never replacing a file that
+ * appeared there since we made room (somebody else's). */
+static int move_into_place(const char *tmp, const char *path) {
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+                return 0;
+        if (errno == EEXIST)
+                return -EADDRINUSE;
+        if (errno != EINVAL && errno != ENOSYS)
+                return negative_errno();
+        /* A filesystem without RENAME_NOREPLACE: link() never replaces either. */
+        if (link(tmp, path) < 0)
+                return errno == EEXIST ? -EADDRINUSE : negative_errno();
+        (void) unlink(tmp);
+        return 0;
+}
+
+/* Everything after the lock. The socket is bound under a temporary name,
+ * given its owner and mode, made to listen, and only then renamed to path:
+ * so a client never finds path with the umask's mode, nor refusing
+ * connections because it does not listen yet (a script that waits for the
+ * file and then starts QEMU would fail). Where the temporary name does not
+ * fit sun_path, path itself is bound; the mode still comes before listen(),
+ * and a bound socket that does not listen lets nobody in. Returns the
+ * listening socket. */
 static int listen_locked(const char *path, int backlog, const struct unix_access *access, char **ret_error) {
         _cleanup_close_ int fd = -1;
+        char tmp[PATH_MAX];
         struct sockaddr_un sa;
+        const char *file;
         socklen_t len;
         int r;
 
-        r = sockaddr_un_set(&sa, &len, path);
+        r = bind_address(path, tmp, sizeof(tmp), &sa, &len);
         if (r < 0)
                 return r;
+        file = tmp[0] ? tmp : path;
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return negative_errno();
+        /* A temporary socket with our pid is one that a listener that died
+         * left (we hold the lock, as it did). */
         r = remove_stale(path);
+        if (r == 0 && file == tmp)
+                r = remove_stale(tmp);
         if (r < 0)
                 return r;
         /* EADDRINUSE here is a file somebody made since: theirs, not ours to
          * remove. */
         if (bind(fd, (const struct sockaddr *) &sa, len) < 0)
                 return negative_errno();
-        r = set_access(path, access, ret_error);
+        r = set_access(file, path, access, ret_error);
         if (r == 0 && listen(fd, backlog) < 0)
                 r = negative_errno();
+        if (r == 0 && file == tmp)
+                r = move_into_place(tmp, path);
         if (r < 0) {
-                (void) unlink(path);
+                (void) unlink(file);
                 return r;
         }
         return TAKE_FD(fd);

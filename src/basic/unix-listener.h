@@ -25,7 +25,10 @@
  * Who may connect is set explicitly, never left to the umask: the mode (and
  * owner and group) are applied to the socket file after bind() and before
  * listen(), and a socket that is bound but not listening refuses every
- * connection, so nobody gets in under the umask's mode.
+ * connection, so nobody gets in under the umask's mode. The socket is bound
+ * under a temporary name beside PATH and renamed to PATH once it listens, so
+ * a client that sees PATH appear can connect at once (QEMU started by a
+ * script that waited for the file).
  */
 
 #include <sys/types.h>

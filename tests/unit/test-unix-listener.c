@@ -237,14 +237,74 @@ static void test_lock_file_refused(void **state) {
 }
 
 static void test_path_too_long(void **state) {
-        char path[200];
         struct unix_listener l = UNIX_LISTENER_NULL;
+        struct sockaddr_un sa;
+        char path[200];
+        size_t dir;
 
         memset(path, 'a', sizeof(path) - 1);
         path[0] = '/';
         path[sizeof(path) - 1] = 0;
         assert_int_equal(unix_listen(path, 4, NULL, &l, NULL), -ENAMETOOLONG);
         assert_int_equal(unix_listen("", 4, NULL, &l, NULL), -EINVAL);
+
+        /* The longest path that fits sun_path leaves no room for a
+         * temporary name: it is bound directly, mode still set. */
+        snprintf(path, sizeof(path), "%s", test_path(""));
+        dir = strlen(path);
+        assert_true(dir < sizeof(sa.sun_path) - 2);
+        memset(path + dir, 'b', sizeof(sa.sun_path) - 1 - dir);
+        path[sizeof(sa.sun_path) - 1] = 0;
+        umask(0);
+        assert_int_equal(unix_listen(path, 4, NULL, &l, NULL), 0);
+        umask(022);
+        assert_int_equal(stat_of(path).st_mode & 07777, 0600);
+        assert_serves(&l, path);
+        unix_listener_close(&l);
+}
+
+#define APPEARANCES 200
+
+/* Waits for path to appear, then connects at once. Exits 0 when the
+ * connection was accepted by the kernel, 1 when it was refused. */
+static void connect_on_sight(const char *path) {
+        struct sockaddr_un sa;
+        socklen_t len;
+        int fd = socket_for(path, &sa, &len);
+
+        for (;;) {
+                if (connect(fd, (struct sockaddr *) &sa, len) == 0)
+                        _exit(0);
+                if (errno != ENOENT)
+                        _exit(errno == ECONNREFUSED ? 1 : 2);
+        }
+}
+
+/* The socket file appears only once it listens: a client that connects as
+ * soon as it sees it (QEMU after a script's wait) is never refused. */
+static void test_ready_when_visible(void **state) {
+        const char *path = test_path("ready.sock");
+        char tmp[600];
+
+        for (int i = 0; i < APPEARANCES; i++) {
+                struct unix_listener l = UNIX_LISTENER_NULL;
+                int status;
+                pid_t pid = fork();
+
+                assert_true(pid >= 0);
+                if (pid == 0)
+                        connect_on_sight(path);
+                assert_int_equal(unix_listen(path, 4, NULL, &l, NULL), 0);
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                assert_true(WIFEXITED(status));
+                if (WEXITSTATUS(status) != 0)
+                        fail_msg("round %d: the client that saw the socket file was %s", i,
+                                 WEXITSTATUS(status) == 1 ? "refused" : "failed");
+                unix_listener_close(&l);
+        }
+        /* No temporary name is left behind. */
+        snprintf(tmp, sizeof(tmp), "%s.%x", path, (unsigned) getpid());
+        assert_false(exists(tmp));
 }
 
 #define CHURNERS 6
@@ -308,6 +368,7 @@ int main(void) {
                 cmocka_unit_test(test_not_a_socket),
                 cmocka_unit_test(test_lock_file_refused),
                 cmocka_unit_test(test_path_too_long),
+                cmocka_unit_test(test_ready_when_visible),
                 cmocka_unit_test(test_churn),
         };
 
