@@ -27,6 +27,7 @@
 #include "fd-util.h"
 #include "macro.h"
 #include "socket-util.h"
+#include "unix-listener.h"
 
 #define MAX_ROUNDS 32
 
@@ -87,27 +88,26 @@ static void pair_hvsock(int fds[2]) {
 }
 
 static void pair_unix(int fds[2]) {
+        struct unix_listener ul;
         char path[256];
         struct sockaddr_un sa;
         socklen_t len;
-        int lfd, r;
+        int r;
 
         snprintf(path, sizeof(path), "%s/raw.sock", opt.dir);
-        unlink(path);
-        lfd = unix_listen(path, 4);
-        if (lfd < 0)
-                die("unix_listen", lfd);
+        r = unix_listen(path, 4, NULL, &ul, NULL);
+        if (r < 0)
+                die("unix_listen", r);
         r = sockaddr_un_set(&sa, &len, path);
         if (r < 0)
                 die("sockaddr_un_set", r);
         fds[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fds[0] < 0 || connect(fds[0], (struct sockaddr *) &sa, len) < 0)
                 die("connect unix", negative_errno());
-        fds[1] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        fds[1] = accept4(ul.fd, NULL, NULL, SOCK_CLOEXEC);
         if (fds[1] < 0)
                 die("accept unix", negative_errno());
-        close(lfd);
-        unlink(path);
+        unix_listener_close(&ul);
 }
 
 static void pair_socketpair(int fds[2]) {

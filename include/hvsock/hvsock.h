@@ -51,6 +51,7 @@ enum {
         HVSOCK_E_BROADCAST,       /* BROADCAST is not meaningful for streams */
         HVSOCK_E_REGISTRY,        /* the registry file is malformed */
         HVSOCK_E_PROTOCOL,        /* the hybrid muxer answered something unexpected */
+        HVSOCK_E_LOCKED,          /* another process held the registry's lock too long */
         HVSOCK_E_MAX,
 };
 
@@ -91,6 +92,28 @@ int hvsock_ctx_set_config_dir(struct hvsock_ctx *ctx, const char *dir);
 int hvsock_ctx_set_runtime_dir(struct hvsock_ctx *ctx, const char *dir);
 int hvsock_ctx_set_transports(struct hvsock_ctx *ctx, uint32_t mask);
 
+/*
+ * The owner and group that hvsock_listen() with ctx gives the socket files
+ * it makes (local transport: <runtime_dir>/local/<port>; hybrid:
+ * <uds>_<port>). Those files are mode 0660 whatever the umask, so their owner
+ * and group may connect and nobody else; HVSOCK_ID_KEEP (the default) leaves
+ * the caller's euid or egid. Handing a file to another user takes root
+ * (CAP_CHOWN): without it hvsock_listen() fails with -EPERM. Returns 0, or
+ * -EINVAL when ctx is NULL.
+ */
+#define HVSOCK_ID_KEEP UINT32_MAX
+int hvsock_ctx_set_socket_owner(struct hvsock_ctx *ctx, uint32_t uid, uint32_t gid);
+
+/*
+ * Why the last hvsock_listen() with ctx failed, where hvsock_strerror() of
+ * its return value cannot say it alone: a sentence that names the file or
+ * directory at fault and its owner (a runtime directory or lock file owned by
+ * another user, a symlink where one belongs, ...). NULL after a success and
+ * after failures that need no more words. Owned by ctx, valid until the next
+ * hvsock_listen() with ctx or hvsock_ctx_free().
+ */
+const char *hvsock_ctx_last_error(const struct hvsock_ctx *ctx);
+
 /* Parses "local,hybrid" style lists into a mask. Returns 0 or -EINVAL. */
 int hvsock_transports_parse(const char *s, uint32_t *ret);
 
@@ -109,7 +132,15 @@ int hvsock_connect(struct hvsock_ctx *ctx, const struct hvsock_addr *addr, uint3
  */
 struct hvsock_listener;
 
-/* Starts listening. Returns 0 or a negative error; the caller owns *ret. */
+/*
+ * Starts listening. Returns 0 or a negative error; the caller owns *ret.
+ * Another live listener on one of the sockets, however its path is spelled,
+ * is -EADDRINUSE (a socket file <path> comes with a lock file <path>.lock
+ * that its listener holds). The runtime directory and its local/ are made
+ * mode 0755 when missing; an existing one must be owned by root or the
+ * caller and closed to other writers (or sticky), and is never followed as
+ * a symlink: otherwise -EPERM or -ELOOP, explained by hvsock_ctx_last_error().
+ */
 int hvsock_listen(struct hvsock_ctx *ctx, const struct hvsock_addr *bind, int backlog,
                   struct hvsock_listener **ret);
 
@@ -128,8 +159,8 @@ const struct hvsock_addr *hvsock_listener_addr(const struct hvsock_listener *l);
  */
 int hvsock_accept(struct hvsock_listener *l, int timeout_ms, struct hvsock_addr *ret_peer);
 
-/* Closes every socket of the listener and removes its socket files (NULL-safe).
- * Returns NULL. */
+/* Closes every socket of the listener and removes its socket files and their
+ * lock files (NULL-safe). Returns NULL. */
 struct hvsock_listener *hvsock_listener_free(struct hvsock_listener *l);
 
 #ifdef __cplusplus

@@ -29,10 +29,4 @@ int unix_connect_timeout(int fd, const struct sockaddr_un *sa, socklen_t len, in
  * SIGPIPE), retrying short sends and EINTR. Returns 0 or -errno. */
 int send_all(int fd, const void *buf, size_t len);
 
-/* Binds and listens a UNIX stream socket at path. A stale socket file that
- * nobody listens on is replaced (under a lock on its directory, so two
- * takers cannot both win); a live one, or a file that is not a socket, is
- * -EADDRINUSE. Returns a non-blocking close-on-exec fd or -errno. */
-int unix_listen(const char *path, int backlog);
-
 #endif

@@ -112,7 +112,7 @@ static int nc_listen(struct hvsock_ctx *ctx, const struct nc_args *a, struct rel
         explain_registry_error(ctx, r);
         if (r < 0)
                 return cli_fail("listening on VM '%s', service '%s': %s", a->vm_arg, a->service_arg,
-                                hvsock_strerror(r));
+                                hvsock_ctx_last_error(ctx) ? hvsock_ctx_last_error(ctx) : hvsock_strerror(r));
         if (a->verbose)
                 print_peer("listening on", &a->addr);
         do {

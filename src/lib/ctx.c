@@ -73,6 +73,7 @@ HVSOCK_EXPORT int hvsock_ctx_new(struct hvsock_ctx **ret) {
         if (!ctx)
                 return -ENOMEM;
         ctx->transports = HVSOCK_TRANSPORT_ALL;
+        ctx->socket_uid = ctx->socket_gid = HVSOCK_ID_KEEP;
 
         e = getenv("HVSOCK_CONFIG_DIR");
         r = set_string(&ctx->config_dir, e && *e ? e : DEFAULT_CONFIG_DIR);
@@ -99,6 +100,7 @@ HVSOCK_EXPORT struct hvsock_ctx *hvsock_ctx_free(struct hvsock_ctx *ctx) {
         if (ctx) {
                 free(ctx->config_dir);
                 free(ctx->runtime_dir);
+                free(ctx->error);
                 free(ctx);
         }
         return NULL;
@@ -129,6 +131,27 @@ HVSOCK_EXPORT int hvsock_ctx_set_transports(struct hvsock_ctx *ctx, uint32_t mas
                 return -EINVAL;
         ctx->transports = mask;
         return 0;
+}
+
+HVSOCK_EXPORT int hvsock_ctx_set_socket_owner(struct hvsock_ctx *ctx, uint32_t uid, uint32_t gid) {
+        if (!ctx)
+                return -EINVAL;
+        ctx->socket_uid = uid;
+        ctx->socket_gid = gid;
+        return 0;
+}
+
+HVSOCK_EXPORT const char *hvsock_ctx_last_error(const struct hvsock_ctx *ctx) {
+        return ctx ? ctx->error : NULL;
+}
+
+void hvsock__ctx_set_error(struct hvsock_ctx *ctx, char *error) {
+        if (!ctx) {
+                free(error);
+                return;
+        }
+        free(ctx->error);
+        ctx->error = error;
 }
 
 int hvsock__ctx_get(struct hvsock_ctx *ctx, struct hvsock_ctx **tmp, struct hvsock_ctx **ret) {

@@ -14,6 +14,7 @@ static const char *const messages[] = {
         [HVSOCK_E_BROADCAST - HVSOCK_E_BASE] = "the broadcast VM ID is not supported for stream sockets",
         [HVSOCK_E_REGISTRY - HVSOCK_E_BASE] = "malformed registry",
         [HVSOCK_E_PROTOCOL - HVSOCK_E_BASE] = "unexpected reply from the hybrid vsock muxer",
+        [HVSOCK_E_LOCKED - HVSOCK_E_BASE] = "the registry is locked by another process",
 };
 
 HVSOCK_EXPORT const char *hvsock_strerror(int err) {

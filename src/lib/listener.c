@@ -22,6 +22,7 @@
 #include "resolve.h"
 #include "time-util.h"
 #include "transport.h"
+#include "unix-listener.h"
 
 /* Which vsock peers a vsock member keeps. */
 enum cid_filter {
@@ -31,12 +32,13 @@ enum cid_filter {
 };
 
 struct member {
-        int fd;
+        /* The socket; for local and hybrid also its file and lock file,
+         * removed on free. */
+        struct unix_listener sock;
         uint32_t transport;   /* one HVSOCK_TRANSPORT_* bit */
         enum cid_filter filter; /* VSOCK */
         uint32_t cid;         /* VSOCK with CID_FILTER_EXACT */
         struct hvsock_guid vm_id; /* HYBRID: the VM the muxer forwards for */
-        char *path;           /* the socket file we created, unlinked on free */
 };
 
 struct hvsock_listener {
@@ -46,6 +48,10 @@ struct hvsock_listener {
         int backlog;
         /* The registry as it was at listen time: names vsock peers by CID. */
         struct hvsock_registry *registry;
+        /* Who may connect to the socket files we make (from the context). */
+        struct unix_access access;
+        /* Why a socket file could not be made, for hvsock_ctx_last_error(). */
+        char *error;
         struct member *members;
         size_t n_members;
         /* Where the next accept starts looking, so one busy socket cannot
@@ -53,76 +59,57 @@ struct hvsock_listener {
         size_t next;
 };
 
-/* Takes ownership of fd and path, also on failure. */
-static int listener_add(struct hvsock_listener *l, int fd, char *path, const struct member *tmpl) {
+/* Takes ownership of sock, also on failure. */
+static int listener_add(struct hvsock_listener *l, struct unix_listener *sock, const struct member *tmpl) {
         struct epoll_event ev = { .events = EPOLLIN };
         struct member *m;
 
         m = reallocarray(l->members, l->n_members + 1, sizeof(*m));
         if (!m) {
-                safe_close(fd);
-                free(path);
+                unix_listener_close(sock);
                 return -ENOMEM;
         }
         l->members = m;
         m = &l->members[l->n_members++];
         *m = *tmpl;
-        m->fd = fd;
-        m->path = path;
+        m->sock = *sock;
+        *sock = (struct unix_listener) UNIX_LISTENER_NULL;
         ev.data.u64 = l->n_members - 1;
-        if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, m->sock.fd, &ev) < 0)
                 return negative_errno();
         return 0;
 }
 
 static int add_vsock(struct hvsock_listener *l, enum cid_filter filter, uint32_t cid) {
         const struct member tmpl = { .transport = HVSOCK_TRANSPORT_VSOCK, .filter = filter, .cid = cid };
-        int fd = hvsock__vsock_listen(l->port, l->backlog);
+        struct unix_listener sock = UNIX_LISTENER_NULL;
 
-        if (fd < 0)
-                return fd;
-        return listener_add(l, fd, NULL, &tmpl);
-}
-
-/* listener_add for a socket bound at path, which the listener removes when
- * it is freed (so it keeps its own copy of the name). */
-static int listener_add_file(struct hvsock_listener *l, int fd, const char *path, const struct member *tmpl) {
-        char *copy = strdup(path);
-
-        if (!copy) {
-                safe_close(fd);
-                unlink(path);
-                return -ENOMEM;
-        }
-        return listener_add(l, fd, copy, tmpl);
+        sock.fd = hvsock__vsock_listen(l->port, l->backlog);
+        if (sock.fd < 0)
+                return sock.fd;
+        return listener_add(l, &sock, &tmpl);
 }
 
 static int add_local(struct hvsock_listener *l, const struct hvsock_ctx *ctx) {
         const struct member tmpl = { .transport = HVSOCK_TRANSPORT_LOCAL };
-        char path[PATH_MAX];
-        int fd, r;
+        struct unix_listener sock;
+        int r;
 
-        r = hvsock__local_path(ctx->runtime_dir, l->port, path, sizeof(path));
+        r = hvsock__local_listen(ctx->runtime_dir, l->port, l->backlog, &l->access, &sock, &l->error);
         if (r < 0)
                 return r;
-        fd = hvsock__local_listen(ctx->runtime_dir, l->port, l->backlog);
-        if (fd < 0)
-                return fd;
-        return listener_add_file(l, fd, path, &tmpl);
+        return listener_add(l, &sock, &tmpl);
 }
 
 static int add_hybrid(struct hvsock_listener *l, const struct hvsock_vm *vm) {
         const struct member tmpl = { .transport = HVSOCK_TRANSPORT_HYBRID, .vm_id = vm->id };
-        char path[PATH_MAX];
-        int fd, r;
+        struct unix_listener sock;
+        int r;
 
-        r = hvsock__hybrid_listen_path(vm->uds, l->port, path, sizeof(path));
+        r = hvsock__hybrid_listen(vm->uds, l->port, l->backlog, &l->access, &sock, &l->error);
         if (r < 0)
                 return r;
-        fd = hvsock__hybrid_listen(vm->uds, l->port, l->backlog);
-        if (fd < 0)
-                return fd;
-        return listener_add_file(l, fd, path, &tmpl);
+        return listener_add(l, &sock, &tmpl);
 }
 
 /* One hybrid listener per registered VM reached by UDS. */
@@ -138,8 +125,11 @@ static int add_hybrid_vms(struct hvsock_listener *l) {
                  * directory does not exist (not started) or whose
                  * "<uds>_<port>" cannot fit in sun_path is left out rather
                  * than failing the whole bind. */
-                if (r == -ENOENT || r == -ENAMETOOLONG)
+                if (r == -ENOENT || r == -ENAMETOOLONG) {
+                        free(l->error);
+                        l->error = NULL;
                         continue;
+                }
                 if (r < 0)
                         return r;
         }
@@ -211,10 +201,11 @@ static int listener_bind(struct hvsock_listener *l, const struct hvsock_ctx *ctx
 
 HVSOCK_EXPORT int hvsock_listen(struct hvsock_ctx *ctx, const struct hvsock_addr *bind, int backlog,
                                 struct hvsock_listener **ret) {
-        struct hvsock_ctx *tmp = NULL, *c;
+        struct hvsock_ctx *tmp = NULL, *c = NULL;
         struct hvsock_listener *l;
         int r;
 
+        hvsock__ctx_set_error(ctx, NULL);
         if (!bind || !ret || backlog < 0)
                 return -EINVAL;
         l = calloc(1, sizeof(*l));
@@ -230,6 +221,7 @@ HVSOCK_EXPORT int hvsock_listen(struct hvsock_ctx *ctx, const struct hvsock_addr
         r = hvsock__ctx_get(ctx, &tmp, &c);
         if (r < 0)
                 goto fail;
+        l->access = (struct unix_access) { .mode = HVSOCK_SOCKET_MODE, .uid = c->socket_uid, .gid = c->socket_gid };
         r = hvsock__resolve_load_registry(c, &l->registry);
         if (r < 0)
                 goto fail;
@@ -247,6 +239,7 @@ HVSOCK_EXPORT int hvsock_listen(struct hvsock_ctx *ctx, const struct hvsock_addr
         *ret = l;
         return 0;
 fail:
+        hvsock__ctx_set_error(c, TAKE_PTR(l->error));
         hvsock_ctx_free(tmp);
         hvsock_listener_free(l);
         return r;
@@ -284,7 +277,7 @@ static int accept_vsock(struct hvsock_listener *l, const struct member *m, struc
         int fd;
 
         for (;;) {
-                fd = hvsock__vsock_accept(m->fd, &cid, &port);
+                fd = hvsock__vsock_accept(m->sock.fd, &cid, &port);
                 if (fd < 0)
                         return fd;
                 if (cid_passes(m, cid))
@@ -303,7 +296,7 @@ static int accept_local(const struct member *m, struct hvsock_addr *ret_peer) {
         uint32_t port;
         int fd;
 
-        fd = hvsock__local_accept(m->fd, &port);
+        fd = hvsock__local_accept(m->sock.fd, &port);
         if (fd < 0)
                 return fd;
         service_for_port(port, &service);
@@ -314,7 +307,7 @@ static int accept_local(const struct member *m, struct hvsock_addr *ret_peer) {
 static int accept_hybrid(const struct member *m, struct hvsock_addr *ret_peer) {
         int fd;
 
-        fd = hvsock__unix_accept(m->fd);
+        fd = hvsock__unix_accept(m->sock.fd);
         if (fd < 0)
                 return fd;
         /* The muxer connects to "<uds>_<port>" without telling which guest
@@ -395,16 +388,10 @@ HVSOCK_EXPORT int hvsock_accept(struct hvsock_listener *l, int timeout_ms, struc
 HVSOCK_EXPORT struct hvsock_listener *hvsock_listener_free(struct hvsock_listener *l) {
         if (!l)
                 return NULL;
-        for (size_t i = 0; i < l->n_members; i++) {
-                /* Unlink while the socket still listens: a new listener
-                 * probing in between would otherwise see a dead file, take
-                 * it over, and then lose its own file to this unlink. */
-                if (l->members[i].path)
-                        unlink(l->members[i].path);
-                safe_close(l->members[i].fd);
-                free(l->members[i].path);
-        }
+        for (size_t i = 0; i < l->n_members; i++)
+                unix_listener_close(&l->members[i].sock);
         free(l->members);
+        free(l->error);
         safe_close(l->epoll_fd);
         hvsock__registry_free(l->registry);
         free(l);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Formatting, loading and the locked read-modify-write of the registry file.
- * Writers serialise on flock(<config_dir>/.registry.lock) and replace the
- * file by rename, so readers need no lock: they see the old or the new file.
+ * Writers serialise on flock(<config_dir>/.registry.lock), a file only they
+ * can open, wait for it a bounded time, and replace the registry by rename,
+ * so readers need no lock: they see the old or the new file.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,7 +18,9 @@
 
 #include <hvsock/hvsock.h>
 
+#include "error-util.h"
 #include "fd-util.h"
+#include "fs-safe.h"
 #include "macro.h"
 #include "registry.h"
 
@@ -224,18 +227,42 @@ static int replace_file(const char *dir, const char *path, const char *text, siz
         return fsync_dir(dir);
 }
 
-static int lock_config_dir(const char *config_dir, int *ret_fd) {
+/* How long a writer waits for the registry's lock: long enough for any
+ * honest writer (an update takes milliseconds), short enough that a stuck
+ * holder is reported instead of hanging the caller. */
+static int lock_timeout_ms(void) {
+        const char *e = getenv("HVSOCK_REGISTRY_LOCK_TIMEOUT_MS");
+        char *end;
+        long v;
+
+        if (!e || !*e)
+                return HVSOCK_REGISTRY_LOCK_TIMEOUT_MS;
+        errno = 0;
+        v = strtol(e, &end, 10);
+        if (errno || *end || v < 0 || v > 3600000)
+                return HVSOCK_REGISTRY_LOCK_TIMEOUT_MS;
+        return (int) v;
+}
+
+/* The lock file is 0600 and ours (fs-safe.h): a reader of the registry is
+ * any user, but the lock is the writers' alone. */
+static int lock_config_dir(const char *config_dir, int *ret_fd, char **ret_error) {
         _cleanup_free_ char *lock_path = NULL;
         _cleanup_close_ int fd = -1;
+        int timeout = lock_timeout_ms(), r;
 
         if (asprintf(&lock_path, "%s/%s", config_dir, HVSOCK_REGISTRY_LOCK) < 0)
                 return -ENOMEM;
-        fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+        fd = lock_file_open(lock_path, ret_error);
         if (fd < 0)
-                return negative_errno();
-        while (flock(fd, LOCK_EX) < 0)
-                if (errno != EINTR)
-                        return negative_errno();
+                return fd;
+        r = lock_file_wait(fd, timeout);
+        if (r == -EWOULDBLOCK)
+                return error_set(ret_error, -HVSOCK_E_LOCKED,
+                                 "the registry is locked by another process: '%s' stayed locked for %d.%d s",
+                                 lock_path, timeout / 1000, timeout % 1000 / 100);
+        if (r < 0)
+                return r;
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
@@ -254,7 +281,7 @@ int hvsock__registry_update(const char *config_dir,
         r = mkdir_p(config_dir, 0755);
         if (r < 0)
                 return r;
-        r = lock_config_dir(config_dir, &lock_fd);
+        r = lock_config_dir(config_dir, &lock_fd, ret_error);
         if (r < 0)
                 return r;
         remove_stale_temps(config_dir);

@@ -18,6 +18,9 @@
 
 #define HVSOCK_REGISTRY_FILE "registry.conf"
 #define HVSOCK_REGISTRY_LOCK ".registry.lock"
+/* How long a writer waits for the lock; HVSOCK_REGISTRY_LOCK_TIMEOUT_MS
+ * (0..3600000) in the environment overrides it, for tests. */
+#define HVSOCK_REGISTRY_LOCK_TIMEOUT_MS 10000
 #define HVSOCK_ELEMENT_NAME_MAX 256 /* bytes */
 #define HVSOCK_VM_NAME_MAX 64       /* bytes, [A-Za-z0-9._-] */
 
@@ -93,6 +96,9 @@ int hvsock__registry_validate(const struct hvsock_registry *r, char **ret_error)
  * fn(r, userdata), validates and replaces the file atomically (temporary
  * file, fsync, rename, fsync of the directory). fn returns < 0 to abort
  * without writing; that value is returned. Creates config_dir if missing.
+ * The lock file is refused when another user owns it (-EPERM) and waited
+ * for at most HVSOCK_REGISTRY_LOCK_TIMEOUT_MS (then -HVSOCK_E_LOCKED); both
+ * come with a message naming it in *ret_error.
  */
 int hvsock__registry_update(const char *config_dir,
                             int (*fn)(struct hvsock_registry *r, void *userdata, char **ret_error),

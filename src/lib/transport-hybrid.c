@@ -156,14 +156,15 @@ int hvsock__hybrid_listen_path(const char *uds, uint32_t port, char *buf, size_t
         return 0;
 }
 
-int hvsock__hybrid_listen(const char *uds, uint32_t port, int backlog) {
+int hvsock__hybrid_listen(const char *uds, uint32_t port, int backlog, const struct unix_access *access,
+                          struct unix_listener *ret, char **ret_error) {
         char path[PATH_MAX];
         int r;
 
         r = hvsock__hybrid_listen_path(uds, port, path, sizeof(path));
         if (r < 0)
                 return r;
-        return unix_listen(path, backlog);
+        return unix_listen(path, backlog, access, ret, ret_error);
 }
 
 int hvsock__unix_accept(int listen_fd) {

@@ -18,6 +18,7 @@
 #include <hvsock/guid.h>
 
 #include "fd-util.h"
+#include "fs-safe.h"
 #include "macro.h"
 #include "socket-util.h"
 #include "transport.h"
@@ -44,7 +45,24 @@ int hvsock__local_path(const char *runtime_dir, uint32_t port, char *buf, size_t
         return path_printf(buf, size, "%s/local/%" PRIu32, runtime_dir, port);
 }
 
-int hvsock__local_listen(const char *runtime_dir, uint32_t port, int backlog) {
+/* The runtime dir and its local/: 0755 when we make them, and never
+ * another user's (or a symlink to one), who could otherwise put their own
+ * socket files where clients look for ours. */
+static int local_dir_check(const char *runtime_dir, const char *dir, char **ret_error) {
+        const char *const dirs[] = { runtime_dir, dir };
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                int fd = dir_open_safe(dirs[i], 0755, ret_error);
+
+                if (fd < 0)
+                        return fd;
+                safe_close(fd);
+        }
+        return 0;
+}
+
+int hvsock__local_listen(const char *runtime_dir, uint32_t port, int backlog, const struct unix_access *access,
+                         struct unix_listener *ret, char **ret_error) {
         char dir[PATH_MAX], path[PATH_MAX];
         int r;
 
@@ -54,10 +72,10 @@ int hvsock__local_listen(const char *runtime_dir, uint32_t port, int backlog) {
         r = hvsock__local_path(runtime_dir, port, path, sizeof(path));
         if (r < 0)
                 return r;
-        r = mkdir_p(dir, 0755);
+        r = local_dir_check(runtime_dir, dir, ret_error);
         if (r < 0)
                 return r;
-        return unix_listen(path, backlog);
+        return unix_listen(path, backlog, access, ret, ret_error);
 }
 
 int hvsock__local_connect(const char *runtime_dir, uint32_t port, int timeout_ms) {

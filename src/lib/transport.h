@@ -12,6 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "unix-listener.h"
+
+/* The mode of the socket files the local and hybrid listeners make: their
+ * owner and group may connect (hvsock_ctx_set_socket_owner()). */
+#define HVSOCK_SOCKET_MODE 0660
+
 /* Kernel AF_VSOCK. Tests on the build machines only create a socket (no
  * connect, bind or listen).
  *
@@ -40,8 +46,10 @@ bool hvsock__vsock_has_loopback(void);
  * A close without reply is -ECONNREFUSED; a malformed reply -HVSOCK_E_PROTOCOL.
  * *ret_host_port (may be NULL) gets n. */
 int hvsock__hybrid_connect(const char *uds, uint32_t port, int timeout_ms, uint32_t *ret_host_port);
-/* Listens at "<uds>_<port>" for connections the muxer forwards from the guest. */
-int hvsock__hybrid_listen(const char *uds, uint32_t port, int backlog);
+/* Listens at "<uds>_<port>" for connections the muxer forwards from the
+ * guest, as unix_listen() does (*ret and *ret_error as there). */
+int hvsock__hybrid_listen(const char *uds, uint32_t port, int backlog, const struct unix_access *access,
+                          struct unix_listener *ret, char **ret_error);
 /* Writes "<uds>_<port>" into buf. Returns 0 or -ENAMETOOLONG. */
 int hvsock__hybrid_listen_path(const char *uds, uint32_t port, char *buf, size_t size);
 
@@ -62,7 +70,10 @@ int hvsock__okline_feed(struct hvsock_okline *s, char c, uint32_t *ret_port);
 /* Local transport: UNIX sockets under <runtime_dir>/local/<port>. The client
  * autobinds an abstract name so the listener learns a peer port. */
 int hvsock__local_connect(const char *runtime_dir, uint32_t port, int timeout_ms);
-int hvsock__local_listen(const char *runtime_dir, uint32_t port, int backlog);
+/* Listens at <runtime_dir>/local/<port> as unix_listen() does. Both
+ * directories are made if missing and must be safe (dir_open_safe()). */
+int hvsock__local_listen(const char *runtime_dir, uint32_t port, int backlog, const struct unix_access *access,
+                         struct unix_listener *ret, char **ret_error);
 /* Writes "<runtime_dir>/local/<port>" into buf. Returns 0 or -ENAMETOOLONG. */
 int hvsock__local_path(const char *runtime_dir, uint32_t port, char *buf, size_t size);
 /* Accepts one connection; *ret_port gets the peer's autobind port, or

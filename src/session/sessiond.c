@@ -15,6 +15,7 @@
 
 #include "fd-util.h"
 #include "frame.h"
+#include "user-util.h"
 #include "macro.h"
 #include "registry.h"
 #include "copy.h"
@@ -26,7 +27,8 @@
 #endif
 
 static void help(void) {
-        printf("Usage: hvsock-sessiond [--listen VM] [--auth host|pam] [--max-sessions N]\n\n"
+        printf("Usage: hvsock-sessiond [--listen VM] [--auth host|pam] [--max-sessions N]\n"
+               "                       [--socket-owner USER] [--group GROUP]\n\n"
                "Serve the VM Session Service (service ID 0000%04x-facb-11e6-bd58-64006a7986d3, port %u):\n"
                "run the commands and shells that `hvsock exec` and `hvsock shell` ask for.\n\n"
                "Options:\n"
@@ -36,6 +38,9 @@ static void help(void) {
                "                          pam: require a user and password, checked through PAM\n"
                "                          (service hvsock-sessiond), and run as that user in a PAM session\n"
                "  -m, --max-sessions N    sessions served at once, 1..4096 (default %u)\n"
+               "      --socket-owner USER owner of the socket files this daemon listens on\n"
+               "                          (local and hybrid transports; mode 0660), a name or uid\n"
+               "      --group GROUP       their group, whose members may connect; a name or gid\n"
                "  -h, --help              show this help\n"
                "  -V, --version           show the version\n",
                (unsigned) SESSION_PORT, (unsigned) SESSION_PORT, SESSION_SERVER_MAX_SESSIONS_DEFAULT);
@@ -45,6 +50,13 @@ static int usage(const char *fmt, const char *arg) {
         fputs("hvsock-sessiond: ", stderr);
         fprintf(stderr, fmt, arg);
         fputs("\nTry 'hvsock-sessiond --help'.\n", stderr);
+        return 2;
+}
+
+/* A bad --socket-owner or --group value. */
+static int usage_id(const char *opt, const char *arg, int err, bool group) {
+        fprintf(stderr, "hvsock-sessiond: invalid %s '%s': %s\nTry 'hvsock-sessiond --help'.\n", opt, arg,
+                parse_id_strerror(err, group));
         return 2;
 }
 
@@ -80,6 +92,8 @@ int main(int argc, char **argv) {
                 { "listen", required_argument, NULL, 'l' },
                 { "auth", required_argument, NULL, 'a' },
                 { "max-sessions", required_argument, NULL, 'm' },
+                { "socket-owner", required_argument, NULL, 'O' },
+                { "group", required_argument, NULL, 'G' },
                 {},
         };
         struct session_server_config cfg = {};
@@ -90,6 +104,8 @@ int main(int argc, char **argv) {
         char vm_text[HVSOCK_GUID_STRING_MAX], svc_text[HVSOCK_GUID_STRING_MAX];
         struct hvsock_guid vm, service;
         struct hvsock_addr addr;
+        uid_t owner = (uid_t) -1;
+        gid_t group = (gid_t) -1;
         char *end;
         long v;
         int c, r;
@@ -128,6 +144,16 @@ int main(int argc, char **argv) {
                                 return usage("invalid --max-sessions '%s': expected 1..4096", optarg);
                         cfg.max_sessions = (uint32_t) v;
                         break;
+                case 'O':
+                        r = parse_user(optarg, &owner);
+                        if (r < 0)
+                                return usage_id("--socket-owner", optarg, r, false);
+                        break;
+                case 'G':
+                        r = parse_group(optarg, &group);
+                        if (r < 0)
+                                return usage_id("--group", optarg, r, true);
+                        break;
                 case ':':
                         return usage("option '%s' needs an argument", argv[optind - 1]);
                 default:
@@ -142,6 +168,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "hvsock-sessiond: reading the environment: %s\n", hvsock_strerror(r));
                 return 1;
         }
+        hvsock_ctx_set_socket_owner(ctx, owner, group);
         r = resolve_vm(ctx, listen_arg, &vm);
         if (r)
                 goto out;
@@ -150,7 +177,7 @@ int main(int argc, char **argv) {
         r = hvsock_listen(ctx, &addr, 64, &l);
         if (r < 0) {
                 fprintf(stderr, "hvsock-sessiond: listening on VM '%s', service '%s': %s\n", listen_arg,
-                        SESSION_SERVICE_NAME, hvsock_strerror(r));
+                        SESSION_SERVICE_NAME, hvsock_ctx_last_error(ctx) ? hvsock_ctx_last_error(ctx) : hvsock_strerror(r));
                 r = 1;
                 goto out;
         }

@@ -21,13 +21,15 @@
 #include "ev.h"
 #include "macro.h"
 #include "registry.h"
-#include "socket-util.h"
+#include "unix-listener.h"
+#include "user-util.h"
 #include "vhost-user.h"
 #include "vsock.h"
 
 struct daemon {
         struct ev_loop loop;
-        struct ev_source listener; /* for QEMU */
+        struct ev_source listener; /* for QEMU: qemu_sock.fd */
+        struct unix_listener qemu_sock;
         struct ev_source signals;
         struct vhost_user vu;
         struct vsock_dev *dev;
@@ -36,17 +38,22 @@ struct daemon {
 
 static void usage(FILE *f) {
         fputs("usage: hvsock-vhost --socket PATH --guest-cid N --uds-path PATH [--vm NAME]\n"
+              "                    [--socket-owner USER] [--group GROUP]\n"
               "                    [--max-connections N] [--tx-buffer-size BYTES]\n"
               "                    [--max-pending-clients N] [--timeout MS]\n"
               "\n"
               "A vhost-user backend for QEMU's vhost-user-vsock-pci that carries guest vsock\n"
               "streams to host UNIX sockets and enforces the hvsock registry.\n"
               "\n"
-              "  --socket PATH           listen here for QEMU (-chardev socket,path=PATH)\n"
+              "  --socket PATH           listen here for QEMU (-chardev socket,path=PATH);\n"
+              "                          mode 0600: only its owner may connect\n"
+              "  --socket-owner USER     give --socket to USER (QEMU's user), a name or uid\n"
               "  --guest-cid N           the guest's CID (3..4294967294)\n"
               "  --uds-path PATH         host programs connect here and send \"CONNECT <port>\\n\";\n"
               "                          a guest connecting to host port P reaches PATH_P, if the\n"
-              "                          registry has an enabled service on P\n"
+              "                          registry has an enabled service on P; mode 0660\n"
+              "  --group GROUP           the group of --uds-path (operators allowed to reach\n"
+              "                          the guest), a name or gid\n"
               "  --vm NAME               apply this registered VM's per-service policy\n"
               "  --max-connections N     default 1023\n"
               "  --tx-buffer-size BYTES  per connection towards the host, default 262144\n"
@@ -82,6 +89,17 @@ static bool parse_opt(const char *opt, const char *arg, uint32_t min, uint32_t m
         if (parse_u32(arg, min, max, ret) == 0)
                 return true;
         fprintf(stderr, "hvsock-vhost: bad %s '%s': expected %" PRIu32 "..%" PRIu32 "%s\n", opt, arg, min, max, unit);
+        return false;
+}
+
+/* Parses --socket-owner (into *ret_uid) or --group (into *ret_gid); on a bad
+ * value says so and returns false. */
+static bool parse_id_opt(const char *opt, const char *arg, uid_t *ret_uid, gid_t *ret_gid) {
+        int r = ret_uid ? parse_user(arg, ret_uid) : parse_group(arg, ret_gid);
+
+        if (r == 0)
+                return true;
+        fprintf(stderr, "hvsock-vhost: bad %s '%s': %s\n", opt, arg, parse_id_strerror(r, !ret_uid));
         return false;
 }
 
@@ -165,6 +183,8 @@ int main(int argc, char **argv) {
                 { "tx-buffer-size", required_argument, NULL, 't' },
                 { "max-pending-clients", required_argument, NULL, 'p' },
                 { "timeout", required_argument, NULL, 'T' },
+                { "socket-owner", required_argument, NULL, 'O' },
+                { "group", required_argument, NULL, 'g' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -174,9 +194,14 @@ int main(int argc, char **argv) {
                 .max_pending_clients = VSOCK_DEFAULT_MAX_PENDING_CLIENTS,
                 .timeout_ms = VSOCK_DEFAULT_TIMEOUT_MS,
         };
+        /* The vhost-user socket is QEMU's alone: whoever connects drives the
+         * device and sees guest memory. */
+        struct unix_access qemu_access = { .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        struct unix_access uds_access = { .mode = VSOCK_UDS_MODE, .uid = (uid_t) -1, .gid = (gid_t) -1 };
         struct hvsock_ctx *ctx = NULL;
+        _cleanup_free_ char *error = NULL;
         const char *socket_path = NULL;
-        struct daemon dm = { .quit = false };
+        struct daemon dm = { .quit = false, .qemu_sock = UNIX_LISTENER_NULL };
         bool have_cid = false;
         sigset_t mask;
         int c, r, status = 1;
@@ -217,6 +242,14 @@ int main(int argc, char **argv) {
                         if (!parse_opt("--timeout", optarg, 1, 3600000, " milliseconds", &cfg.timeout_ms))
                                 return 2;
                         break;
+                case 'O':
+                        if (!parse_id_opt("--socket-owner", optarg, &qemu_access.uid, NULL))
+                                return 2;
+                        break;
+                case 'g':
+                        if (!parse_id_opt("--group", optarg, NULL, &uds_access.gid))
+                                return 2;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -241,6 +274,7 @@ int main(int argc, char **argv) {
                 return 1;
         }
         cfg.config_dir = hvsock_ctx_config_dir(ctx);
+        cfg.uds_access = &uds_access;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -267,18 +301,18 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "hvsock-vhost: signalfd: %s\n", strerror(errno));
                 goto out;
         }
-        r = unix_listen(socket_path, 1);
+        r = unix_listen(socket_path, 1, &qemu_access, &dm.qemu_sock, &error);
         if (r < 0) {
-                fprintf(stderr, "hvsock-vhost: cannot listen on '%s': %s\n", socket_path, strerror(-r));
+                fprintf(stderr, "hvsock-vhost: cannot listen on '%s': %s\n", socket_path, error ? error : strerror(-r));
                 goto out;
         }
-        dm.listener.fd = r;
+        dm.listener.fd = dm.qemu_sock.fd;
         dm.listener.fn = listener_event;
         if (ev_add(&dm.loop, &dm.listener, EPOLLIN) < 0)
                 goto out;
-        r = vsock_dev_listen(dm.dev);
+        r = vsock_dev_listen(dm.dev, &error);
         if (r < 0) {
-                fprintf(stderr, "hvsock-vhost: cannot listen on '%s': %s\n", cfg.uds_path, strerror(-r));
+                fprintf(stderr, "hvsock-vhost: cannot listen on '%s': %s\n", cfg.uds_path, error ? error : strerror(-r));
                 goto out;
         }
 
@@ -296,10 +330,7 @@ out:
         if (dm.dev)
                 vhost_user_detach(&dm.vu);
         dm.dev = vsock_dev_free(dm.dev);
-        if (dm.listener.fd >= 0) {
-                safe_close(dm.listener.fd);
-                (void) unlink(socket_path);
-        }
+        unix_listener_close(&dm.qemu_sock);
         safe_close(dm.signals.fd);
         ev_loop_done(&dm.loop);
         hvsock_ctx_free(ctx);

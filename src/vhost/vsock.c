@@ -124,6 +124,8 @@ struct vsock_dev {
         struct ev_loop *loop;
         struct vq *rx, *tx;
         struct ev_source listener;
+        struct unix_access uds_access;
+        struct unix_listener uds; /* its fd is listener.fd */
 
         struct vsock_conn *buckets[BUCKETS];
         unsigned n_conns;
@@ -1247,6 +1249,9 @@ int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, stru
                 return -ENOMEM;
         d->loop = loop;
         d->listener.fd = -1;
+        d->uds = (struct unix_listener) UNIX_LISTENER_NULL;
+        d->uds_access = cfg->uds_access ? *cfg->uds_access
+                                        : (struct unix_access) { VSOCK_UDS_MODE, (uid_t) -1, (gid_t) -1 };
         d->timer.fd = -1;
         d->cfg = *cfg;
         if (d->cfg.max_pending_clients == 0)
@@ -1277,16 +1282,17 @@ int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, stru
         return 0;
 }
 
-int vsock_dev_listen(struct vsock_dev *d) {
-        int fd = unix_listen(d->uds_path, 128);
-        int r;
+int vsock_dev_listen(struct vsock_dev *d, char **ret_error) {
+        int r = unix_listen(d->uds_path, 128, &d->uds_access, &d->uds, ret_error);
 
-        if (fd < 0)
-                return fd;
-        d->listener.fd = fd;
-        r = ev_add(d->loop, &d->listener, EPOLLIN);
         if (r < 0)
-                d->listener.fd = safe_close(fd);
+                return r;
+        d->listener.fd = d->uds.fd;
+        r = ev_add(d->loop, &d->listener, EPOLLIN);
+        if (r < 0) {
+                unix_listener_close(&d->uds);
+                d->listener.fd = -1;
+        }
         return r;
 }
 
@@ -1330,8 +1336,8 @@ struct vsock_dev *vsock_dev_free(struct vsock_dev *d) {
         vsock_dev_gc(d);
         if (d->listener.fd >= 0) {
                 ev_del(d->loop, &d->listener);
-                d->listener.fd = safe_close(d->listener.fd);
-                (void) unlink(d->uds_path);
+                unix_listener_close(&d->uds);
+                d->listener.fd = -1;
         }
         if (d->timer.fd >= 0) {
                 ev_del(d->loop, &d->timer);

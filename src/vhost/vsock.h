@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "ev.h"
+#include "unix-listener.h"
 #include "virtqueue.h"
 
 #define VSOCK_DEFAULT_MAX_CONNECTIONS 1023
@@ -33,9 +34,16 @@
  * (or fd) from working connections. */
 #define VSOCK_DEFAULT_MAX_PENDING_CLIENTS 64
 
+/* The hybrid socket reaches every guest port: its owner and group (an
+ * operators' group, hvsock-vhost --group) may connect, nobody else. */
+#define VSOCK_UDS_MODE 0660
+
 struct vsock_dev_config {
         uint32_t guest_cid;
         const char *uds_path;   /* host side listener and "<uds_path>_<port>" targets */
+        /* Who may connect to uds_path (copied); NULL: VSOCK_UDS_MODE, our
+         * uid and gid. */
+        const struct unix_access *uds_access;
         const char *config_dir; /* where registry.conf lives */
         const char *vm_name;    /* NULL: only the services' global switches count */
         unsigned max_connections;
@@ -63,8 +71,11 @@ int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, stru
 /* NULL-safe; closes every connection and the listener. Returns NULL. */
 struct vsock_dev *vsock_dev_free(struct vsock_dev *d);
 
-/* Listens on cfg->uds_path for host programs. Returns 0 or -errno. */
-int vsock_dev_listen(struct vsock_dev *d);
+/* Listens on cfg->uds_path for host programs (unix_listen(): a lock file
+ * beside it, cfg->uds_access applied before anyone can connect). Returns 0 or
+ * -errno, with a message in *ret_error (may be NULL) when unix_listen() gave
+ * one. */
+int vsock_dev_listen(struct vsock_dev *d, char **ret_error);
 
 /* The guest kicked tx (or the ring started): handle every queued packet. */
 void vsock_dev_process_tx(struct vsock_dev *d);

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define HOST_PORT 5000
 
 static char host_dir[64], uds_path[96];
-static int host_listener = -1;
+static struct unix_listener host_listener = UNIX_LISTENER_NULL;
 
 static int add_service(struct hvsock_registry *r, void *userdata, char **ret_error) {
         struct hvsock_guid id;
@@ -52,8 +52,7 @@ static void host_cleanup(void) {
         DIR *d = opendir(host_dir);
         struct dirent *e;
 
-        if (host_listener >= 0)
-                close(host_listener);
+        unix_listener_close(&host_listener);
         while (d && (e = readdir(d)))
                 if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
                         (void) unlinkat(dirfd(d), e->d_name, 0);
@@ -66,7 +65,7 @@ static void host_cleanup(void) {
 static void host_setup(void) {
         char *err = NULL;
 
-        if (host_listener >= 0)
+        if (host_listener.fd >= 0)
                 return;
         snprintf(host_dir, sizeof(host_dir), "/tmp/hvsock-fuzz-XXXXXX");
         if (!mkdtemp(host_dir))
@@ -74,8 +73,7 @@ static void host_setup(void) {
         snprintf(uds_path, sizeof(uds_path), "%s/vsock", host_dir);
         if (hvsock__registry_update(host_dir, add_service, NULL, &err) < 0)
                 abort();
-        host_listener = hvsock__hybrid_listen(uds_path, HOST_PORT, 64);
-        if (host_listener < 0 || fcntl(host_listener, F_SETFL, O_NONBLOCK) < 0)
+        if (hvsock__hybrid_listen(uds_path, HOST_PORT, 64, NULL, &host_listener, NULL) < 0)
                 abort();
         atexit(host_cleanup);
 }
@@ -84,7 +82,7 @@ static void host_setup(void) {
 static void host_drain(void) {
         int fd;
 
-        while ((fd = accept4(host_listener, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+        while ((fd = accept4(host_listener.fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
                 close(fd);
 }
 

@@ -141,11 +141,12 @@ esac
 # ---- hvsock-vhost's options ----
 V=$BUILD_DIR/src/vhost/hvsock-vhost
 expect 0 "hvsock-vhost --help" "$V" --help
-for o in --max-connections --tx-buffer-size --max-pending-clients --timeout; do
+for o in --max-connections --tx-buffer-size --max-pending-clients --timeout --socket-owner --group; do
         check_contains "$T/out" "$o" "hvsock-vhost --help lists $o"
 done
 for bad in "--guest-cid 2" "--max-connections 0" "--tx-buffer-size 10" "--max-pending-clients x" \
-        "--timeout 0" "--timeout 99999999999"; do
+        "--timeout 0" "--timeout 99999999999" "--socket-owner no-such-user-hvsock" "--group no-such-group-hvsock" \
+        "--group 4294967295"; do
         # shellcheck disable=SC2086
         expect 2 "hvsock-vhost $bad" "$V" --socket "$T/v.sock" --guest-cid 3 --uds-path "$T/u.sock" $bad
         check_err "bad ${bad%% *} '${bad#* }'" "the message names $bad"

@@ -51,6 +51,10 @@ static void test_env(void **state) {
         assert_int_equal(hvsock_ctx_set_config_dir(ctx, ""), -EINVAL);
         assert_int_equal(hvsock_ctx_set_config_dir(ctx, "/y"), 0);
         assert_string_equal(hvsock_ctx_config_dir(ctx), "/y");
+        /* Nothing failed yet; the socket owner takes any pair of IDs. */
+        assert_null(hvsock_ctx_last_error(ctx));
+        assert_int_equal(hvsock_ctx_set_socket_owner(ctx, 0, HVSOCK_ID_KEEP), 0);
+        assert_int_equal(hvsock_ctx_set_socket_owner(NULL, 0, 0), -EINVAL);
         ctx = hvsock_ctx_free(ctx);
         assert_null(ctx);
 

@@ -37,7 +37,7 @@ enum muxer_mode {
 };
 
 struct muxer {
-        int listen_fd;
+        struct unix_listener listen;
         enum muxer_mode mode;
         char line[64]; /* the CONNECT line received */
 };
@@ -80,9 +80,9 @@ static void *muxer_main(void *arg) {
         struct muxer *m = arg;
         _cleanup_close_ int fd = -1;
 
-        if (fd_wait(m->listen_fd, POLLIN, 10000) <= 0)
+        if (fd_wait(m->listen.fd, POLLIN, 10000) <= 0)
                 abort();
-        fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        fd = accept4(m->listen.fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0 || read_line(fd, m->line, sizeof(m->line)) < 0)
                 abort();
         switch (m->mode) {
@@ -132,15 +132,13 @@ static struct hvsock_addr vm_addr(uint32_t port) {
 static void muxer_start(struct muxer *m, enum muxer_mode mode, pthread_t *ret) {
         memset(m, 0, sizeof(*m));
         m->mode = mode;
-        m->listen_fd = unix_listen(vm_uds(), 8);
-        assert_true(m->listen_fd >= 0);
+        assert_int_equal(unix_listen(vm_uds(), 8, NULL, &m->listen, NULL), 0);
         assert_int_equal(pthread_create(ret, NULL, muxer_main, m), 0);
 }
 
 static void muxer_stop(struct muxer *m, pthread_t t) {
         pthread_join(t, NULL);
-        close(m->listen_fd);
-        unlink(vm_uds());
+        unix_listener_close(&m->listen);
 }
 
 static void test_connect_ok_with_data(void **state) {
@@ -257,6 +255,7 @@ static void test_listen(void **state) {
 }
 
 static void test_path_too_long(void **state) {
+        struct unix_listener ul;
         char uds[200];
         char buf[256];
 
@@ -265,7 +264,7 @@ static void test_path_too_long(void **state) {
         memset(uds, 'a', 107);
         uds[0] = '/';
         uds[107] = '\0';
-        assert_int_equal(hvsock__hybrid_listen(uds, 7000, 8), -ENAMETOOLONG);
+        assert_int_equal(hvsock__hybrid_listen(uds, 7000, 8, NULL, &ul, NULL), -ENAMETOOLONG);
         assert_int_equal(hvsock__hybrid_connect("/nonexistent/x", 1, 100, NULL), -ECONNREFUSED);
         memset(uds, 'a', sizeof(uds) - 1);
         uds[0] = '/';

@@ -372,11 +372,160 @@ static void test_not_a_socket(void **state) {
         unlink(path);
 }
 
+/* A client to a reaches l, and l accepts it. */
+static void assert_serves(struct hvsock_listener *l, const struct hvsock_addr *a) {
+        _cleanup_close_ int c = hvsock_connect(NULL, a, 1000), s = -1;
+
+        assert_true(c >= 0);
+        s = hvsock_accept(l, 1000, NULL);
+        assert_true(s >= 0);
+}
+
+/* A context on its own runtime dir (under the test dir). */
+static struct hvsock_ctx *ctx_at(const char *runtime_dir) {
+        struct hvsock_ctx *ctx = NULL;
+
+        assert_int_equal(hvsock_ctx_new(&ctx), 0);
+        assert_int_equal(hvsock_ctx_set_runtime_dir(ctx, runtime_dir), 0);
+        return ctx;
+}
+
+static mode_t mode_of(const char *path) {
+        struct stat st;
+
+        assert_int_equal(lstat(path, &st), 0);
+        return st.st_mode & 07777;
+}
+
+/* Whatever the umask: the runtime dirs 0755, the socket 0660, its lock 0600. */
+static void test_modes(void **state) {
+        struct hvsock_ctx *ctx = ctx_at(test_path("modes/run"));
+        struct hvsock_addr a = loopback(5013);
+        struct hvsock_listener *l = NULL;
+
+        umask(0);
+        assert_int_equal(hvsock_listen(ctx, &a, 4, &l), 0);
+        umask(022);
+        assert_null(hvsock_ctx_last_error(ctx));
+        assert_int_equal(mode_of(test_path("modes/run")), 0755);
+        assert_int_equal(mode_of(test_path("modes/run/local")), 0755);
+        assert_int_equal(mode_of(test_path("modes/run/local/5013")), 0660);
+        assert_int_equal(mode_of(test_path("modes/run/local/5013.lock")), 0600);
+        hvsock_listener_free(l);
+        assert_int_equal(access(test_path("modes/run/local/5013"), F_OK), -1);
+        assert_int_equal(access(test_path("modes/run/local/5013.lock"), F_OK), -1);
+        hvsock_ctx_free(ctx);
+}
+
+static void test_socket_owner(void **state) {
+        struct hvsock_ctx *ctx = ctx_at(test_path("owner/run"));
+        struct hvsock_addr a = loopback(5014);
+        struct hvsock_listener *l = NULL;
+        struct stat st;
+
+        assert_int_equal(hvsock_ctx_set_socket_owner(NULL, 1, 1), -EINVAL);
+        if (geteuid() != 0) {
+                /* Handing a file to somebody else takes root. */
+                assert_int_equal(hvsock_ctx_set_socket_owner(ctx, 0, HVSOCK_ID_KEEP), 0);
+                assert_int_equal(hvsock_listen(ctx, &a, 4, &l), -EPERM);
+                hvsock_ctx_free(ctx);
+                skip();
+        }
+        assert_int_equal(hvsock_ctx_set_socket_owner(ctx, 65534, 65534), 0);
+        assert_int_equal(hvsock_listen(ctx, &a, 4, &l), 0);
+        assert_int_equal(lstat(test_path("owner/run/local/5014"), &st), 0);
+        assert_int_equal(st.st_uid, 65534);
+        assert_int_equal(st.st_gid, 65534);
+        l = hvsock_listener_free(l);
+        assert_int_equal(hvsock_ctx_set_socket_owner(ctx, HVSOCK_ID_KEEP, 65534), 0);
+        assert_int_equal(hvsock_listen(ctx, &a, 4, &l), 0);
+        assert_int_equal(lstat(test_path("owner/run/local/5014"), &st), 0);
+        assert_int_equal(st.st_uid, 0);
+        assert_int_equal(st.st_gid, 65534);
+        hvsock_listener_free(l);
+        hvsock_ctx_free(ctx);
+}
+
+/* hvsock_listen() on ctx fails with err, and hvsock_ctx_last_error() names
+ * path and also. */
+static void assert_refused(struct hvsock_ctx *ctx, uint32_t port, int err, const char *path, const char *also) {
+        struct hvsock_addr a = loopback(port);
+        struct hvsock_listener *l = NULL;
+        const char *msg;
+
+        assert_int_equal(hvsock_listen(ctx, &a, 4, &l), err);
+        assert_null(l);
+        msg = hvsock_ctx_last_error(ctx);
+        assert_non_null(msg);
+        if (!strstr(msg, path) || !strstr(msg, also))
+                fail_msg("'%s' does not name '%s' and '%s'", msg, path, also);
+}
+
+/* Runtime directories that others could fill with their own files are not
+ * used, and the reason names them. */
+static void test_unsafe_runtime_dir(void **state) {
+        struct hvsock_ctx *ctx = ctx_at(test_path("unsafe/run"));
+        struct hvsock_addr a = loopback(5015);
+        struct hvsock_listener *l = NULL;
+
+        /* A symlink planted where local/ goes: never followed. */
+        assert_int_equal(mkdir(test_path("unsafe"), 0755), 0);
+        assert_int_equal(mkdir(test_path("unsafe/run"), 0755), 0);
+        assert_int_equal(mkdir(test_path("unsafe/elsewhere"), 0755), 0);
+        assert_int_equal(symlink(test_path("unsafe/elsewhere"), test_path("unsafe/run/local")), 0);
+        assert_refused(ctx, 5015, -ELOOP, test_path("unsafe/run/local"), "symbolic link");
+        assert_int_equal(access(test_path("unsafe/elsewhere/5015"), F_OK), -1);
+        assert_int_equal(unlink(test_path("unsafe/run/local")), 0);
+
+        /* Writable by others, not sticky. */
+        assert_int_equal(chmod(test_path("unsafe/run"), 0777), 0);
+        assert_refused(ctx, 5015, -EPERM, test_path("unsafe/run"), "0777");
+        assert_int_equal(chmod(test_path("unsafe/run"), 0755), 0);
+
+        /* Fine again; a success leaves no message. */
+        assert_int_equal(hvsock_listen(ctx, &a, 4, &l), 0);
+        assert_null(hvsock_ctx_last_error(ctx));
+        l = hvsock_listener_free(l);
+
+        /* Another user's runtime dir. */
+        if (geteuid() != 0) {
+                hvsock_ctx_free(ctx);
+                skip();
+        }
+        assert_int_equal(chown(test_path("unsafe/run"), 65534, 65534), 0);
+        assert_refused(ctx, 5015, -EPERM, test_path("unsafe/run"), "uid 65534");
+        hvsock_ctx_free(ctx);
+}
+
+/* A second listener whose runtime dir is spelled another way (trailing
+ * slash, "x/../x", a symlinked parent) reaches the same socket file: it is
+ * refused at once, and the first keeps its clients. */
+static void test_inuse_any_spelling(void **state) {
+        const char *run = getenv("HVSOCK_RUNTIME_DIR");
+        struct hvsock_addr a = loopback(5016);
+        struct hvsock_listener *l = NULL, *l2 = NULL;
+        char spelling[3][512];
+
+        snprintf(spelling[0], sizeof(spelling[0]), "%s/", run);
+        snprintf(spelling[1], sizeof(spelling[1]), "%s/../run", run);
+        snprintf(spelling[2], sizeof(spelling[2]), "%s/run", test_path("alias"));
+        assert_int_equal(symlink(test_path(""), test_path("alias")), 0);
+        assert_int_equal(hvsock_listen(NULL, &a, 16, &l), 0);
+        for (size_t i = 0; i < ELEMENTSOF(spelling); i++) {
+                struct hvsock_ctx *ctx = ctx_at(spelling[i]);
+
+                assert_int_equal(hvsock_listen(ctx, &a, 16, &l2), -EADDRINUSE);
+                assert_null(l2);
+                hvsock_ctx_free(ctx);
+                assert_serves(l, &a);
+        }
+        hvsock_listener_free(l);
+}
+
 #define TAKERS 8
 
 /* Several listeners racing to take over one stale socket file: exactly one
- * wins. The winners keep listening (without accepting, so the losers'
- * liveness probes cannot end them) until the parent has counted. */
+ * wins. The winners keep listening until the parent has counted. */
 static void test_stale_takeover_race(void **state) {
         struct hvsock_addr a = loopback(5012);
         char path[512];
@@ -442,6 +591,10 @@ int main(void) {
                 cmocka_unit_test(test_unnamed_client),
                 cmocka_unit_test(test_not_a_socket),
                 cmocka_unit_test(test_stale_takeover_race),
+                cmocka_unit_test(test_modes),
+                cmocka_unit_test(test_socket_owner),
+                cmocka_unit_test(test_unsafe_runtime_dir),
+                cmocka_unit_test(test_inuse_any_spelling),
         };
 
         test_setup_env(120);

@@ -266,6 +266,53 @@ static void test_update_fn_error(void **state) {
         assert_lock_free(dir);
 }
 
+/* The lock is the writers' alone: no other user can open it, so none can
+ * hold it; a lock that another process holds is waited for a bounded time. */
+static void test_lock_file(void **state) {
+        const char *dir = test_path("lockfile");
+        char lock[512], *error = NULL;
+        struct stat st;
+        int fd;
+
+        snprintf(lock, sizeof(lock), "%s/%s", dir, HVSOCK_REGISTRY_LOCK);
+        umask(0);
+        assert_int_equal(hvsock__registry_update(dir, noop_fn, NULL, NULL), 0);
+        umask(022);
+        assert_int_equal(stat(lock, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+
+        /* Left readable by an older version: repaired by the next writer. */
+        assert_int_equal(chmod(lock, 0644), 0);
+        assert_int_equal(hvsock__registry_update(dir, noop_fn, NULL, NULL), 0);
+        assert_int_equal(stat(lock, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+
+        /* Held by someone else beyond the bound: a clear error, no wait forever. */
+        fd = open(lock, O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(flock(fd, LOCK_EX), 0);
+        setenv("HVSOCK_REGISTRY_LOCK_TIMEOUT_MS", "200", 1);
+        assert_int_equal(hvsock__registry_update(dir, noop_fn, NULL, &error), -HVSOCK_E_LOCKED);
+        unsetenv("HVSOCK_REGISTRY_LOCK_TIMEOUT_MS");
+        assert_non_null(error);
+        assert_non_null(strstr(error, "locked by another process"));
+        assert_non_null(strstr(error, lock));
+        free(error);
+        error = NULL;
+        close(fd);
+        assert_int_equal(hvsock__registry_update(dir, noop_fn, NULL, NULL), 0);
+
+        /* Another user's lock file is refused, naming it and its owner. */
+        if (geteuid() != 0)
+                skip();
+        assert_int_equal(chown(lock, 65534, 65534), 0);
+        assert_int_equal(hvsock__registry_update(dir, noop_fn, NULL, &error), -EPERM);
+        assert_non_null(error);
+        assert_non_null(strstr(error, lock));
+        assert_non_null(strstr(error, "uid 65534"));
+        free(error);
+}
+
 #define WRITERS 20
 #define UPDATES_PER_WRITER 5
 
@@ -431,6 +478,7 @@ int main(void) {
                 cmocka_unit_test(test_load_missing),
                 cmocka_unit_test(test_update_writes),
                 cmocka_unit_test(test_update_fn_error),
+                cmocka_unit_test(test_lock_file),
                 cmocka_unit_test(test_concurrent_writers),
                 cmocka_unit_test(test_sigkill_writer),
         };

@@ -75,7 +75,7 @@ struct fixture {
         int call[VSOCK_RINGS];
         unsigned kicks[VSOCK_RINGS];
         unsigned resets;
-        int listen_fd;           /* the host service at <uds>_PORT_OK */
+        struct unix_listener listen; /* the host service at <uds>_PORT_OK */
         unsigned fds_at_start;
 };
 
@@ -149,8 +149,7 @@ static int setup(void **state) {
         assert_int_equal(vsock_dev_new(&cfg, &f.loop, &f.vu.vqs[VSOCK_RX_RING], &f.vu.vqs[VSOCK_TX_RING],
                                        &f.dev), 0);
         vhost_user_init(&f.vu, &f.loop, CID, &test_ops, &f);
-        f.listen_fd = hvsock__hybrid_listen(cfg.uds_path, PORT_OK, 8);
-        assert_true(f.listen_fd >= 0);
+        assert_int_equal(hvsock__hybrid_listen(cfg.uds_path, PORT_OK, 8, NULL, &f.listen, NULL), 0);
         qemu_connect(&f);
         *state = &f;
         return 0;
@@ -158,7 +157,6 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        char path[256];
 
         vhost_user_detach(&f->vu);
         f->dev = vsock_dev_free(f->dev);
@@ -167,9 +165,7 @@ static int teardown(void **state) {
                 f->kick[i] = safe_close(f->kick[i]);
                 f->call[i] = safe_close(f->call[i]);
         }
-        f->listen_fd = safe_close(f->listen_fd);
-        hvsock__hybrid_listen_path(test_path("vsock.sock"), PORT_OK, path, sizeof(path));
-        unlink(path);
+        unix_listener_close(&f->listen);
         ev_loop_done(&f->loop);
         fg_done(&f->g);
         /* Every fd the backend received or opened is closed again. */
@@ -471,7 +467,7 @@ static int guest_connect(struct fixture *f, uint32_t gp) {
         assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 1);
         assert_int_equal(h.op, VSOCK_OP_RESPONSE);
         assert_int_equal(h.dst_port, gp);
-        fd = hvsock__unix_accept(f->listen_fd);
+        fd = hvsock__unix_accept(f->listen.fd);
         assert_true(fd >= 0);
         return fd;
 }

@@ -40,7 +40,7 @@ struct fixture {
         struct fake_guest g;
         struct ev_loop loop;
         struct vsock_dev *dev;
-        int listen_fd; /* the host service at <uds>_PORT_OK */
+        struct unix_listener listen; /* the host service at <uds>_PORT_OK */
 };
 
 static int add_services(struct hvsock_registry *r, void *userdata, char **ret_error) {
@@ -80,8 +80,7 @@ static int setup(void **state) {
         fg_init(&f.g, CID, true);
         assert_int_equal(ev_loop_init(&f.loop), 0);
         assert_int_equal(vsock_dev_new(&cfg, &f.loop, &f.g.rx, &f.g.tx, &f.dev), 0);
-        f.listen_fd = hvsock__hybrid_listen(cfg.uds_path, PORT_OK, 8);
-        assert_true(f.listen_fd >= 0);
+        assert_int_equal(hvsock__hybrid_listen(cfg.uds_path, PORT_OK, 8, NULL, &f.listen, NULL), 0);
         *state = &f;
         return 0;
 }
@@ -90,14 +89,9 @@ static int teardown(void **state) {
         struct fixture *f = *state;
 
         f->dev = vsock_dev_free(f->dev);
-        safe_close(f->listen_fd);
+        unix_listener_close(&f->listen);
         ev_loop_done(&f->loop);
         fg_done(&f->g);
-        {
-                char path[256];
-                hvsock__hybrid_listen_path(test_path("vsock.sock"), PORT_OK, path, sizeof(path));
-                unlink(path);
-        }
         return 0;
 }
 
@@ -133,7 +127,7 @@ static int connect_ok(struct fixture *f, uint32_t gp) {
         run(f);
         expect_op(f, VSOCK_OP_RESPONSE, gp, PORT_OK, &h);
         assert_int_equal(h.buf_alloc, 4096);
-        fd = hvsock__unix_accept(f->listen_fd);
+        fd = hvsock__unix_accept(f->listen.fd);
         assert_true(fd >= 0);
         return fd;
 }
@@ -177,7 +171,7 @@ static void test_host_to_guest_and_credit(void **state) {
                 fg_send(&f->g, &req, NULL, FG_ONE_DESC);
                 run(f);
                 expect_op(f, VSOCK_OP_RESPONSE, 7, PORT_OK, NULL);
-                fd = hvsock__unix_accept(f->listen_fd);
+                fd = hvsock__unix_accept(f->listen.fd);
                 assert_true(fd >= 0);
         }
         assert_int_equal(write(fd, big, sizeof(big)), (ssize_t) sizeof(big));
@@ -250,7 +244,7 @@ static void test_refusals(void **state) {
         assert_int_equal(vsock_dev_stats(f->dev)->refused, 2);
         assert_int_equal(vsock_dev_connections(f->dev), 0);
         /* Nothing may have reached the host service. */
-        assert_int_equal(hvsock__unix_accept(f->listen_fd), -EAGAIN);
+        assert_int_equal(hvsock__unix_accept(f->listen.fd), -EAGAIN);
 }
 
 static void test_wrong_cid_dropped(void **state) {
@@ -266,7 +260,7 @@ static void test_wrong_cid_dropped(void **state) {
         run(f);
         assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 0);
         assert_int_equal(vsock_dev_stats(f->dev)->dropped_cid, 2);
-        assert_int_equal(hvsock__unix_accept(f->listen_fd), -EAGAIN);
+        assert_int_equal(hvsock__unix_accept(f->listen.fd), -EAGAIN);
 }
 
 static void test_unknown_op_and_type(void **state) {
@@ -353,7 +347,7 @@ static void test_hostile_chains(void **state) {
         fg_publish(&f->g, &f->g.ftx, 15);
         run(f);
         assert_int_equal(vsock_dev_stats(f->dev)->dropped_malformed, 6);
-        assert_int_equal(hvsock__unix_accept(f->listen_fd), -EAGAIN);
+        assert_int_equal(hvsock__unix_accept(f->listen.fd), -EAGAIN);
         /* Five had a valid head and went back used; the device still works. */
         assert_int_equal(fg_tx_used(&f->g), 5);
         {
@@ -379,7 +373,7 @@ static void test_host_connect(void **state) {
         char line[64];
         ssize_t k;
 
-        assert_int_equal(vsock_dev_listen(f->dev), 0);
+        assert_int_equal(vsock_dev_listen(f->dev, NULL), 0);
         fg_post_rx(&f->g, 8, 4096);
         c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         {
@@ -510,7 +504,7 @@ static void test_connect_timeout(void **state) {
         struct vsock_hdr h, req;
         char buf[32];
 
-        assert_int_equal(vsock_dev_listen(f->dev), 0);
+        assert_int_equal(vsock_dev_listen(f->dev, NULL), 0);
         fg_post_rx(&f->g, 16, 4096);
         answered = host_client(f, 1111);
         run(f);
@@ -552,7 +546,7 @@ static void test_line_timeout(void **state) {
         _cleanup_close_ int silent = -1, partial = -1, quick = -1;
         struct vsock_hdr h;
 
-        assert_int_equal(vsock_dev_listen(f->dev), 0);
+        assert_int_equal(vsock_dev_listen(f->dev, NULL), 0);
         fg_post_rx(&f->g, 16, 4096);
         /* One client says nothing, one stops in the middle of its line. */
         silent = host_dial();
@@ -581,7 +575,7 @@ static void test_pending_clients_capped(void **state) {
         struct fixture *f = *state;
         _cleanup_close_ int a = -1, b = -1, over = -1, later = -1, guest = -1;
 
-        assert_int_equal(vsock_dev_listen(f->dev), 0);
+        assert_int_equal(vsock_dev_listen(f->dev, NULL), 0);
         fg_post_rx(&f->g, 16, 4096);
         /* max_pending_clients is 2 here: a third silent client is closed at
          * once, the first two wait for their lines. */
@@ -692,7 +686,7 @@ static int connect_credit(struct fixture *f, uint32_t gp, uint32_t buf_alloc) {
         fg_send(&f->g, &h, NULL, FG_ONE_DESC);
         run(f);
         expect_op(f, VSOCK_OP_RESPONSE, gp, PORT_OK, NULL);
-        fd = hvsock__unix_accept(f->listen_fd);
+        fd = hvsock__unix_accept(f->listen.fd);
         assert_true(fd >= 0);
         return fd;
 }
