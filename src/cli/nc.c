@@ -67,22 +67,10 @@ static int nc_relay(struct relay *relay, int fd, const struct nc_args *a, bool k
         return keep_going && !relay->failed_stdio ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-/* The library reports a malformed registry only as an error code; loading it
- * here prints the file:line message that says what to fix. */
-static void explain_registry_error(const struct hvsock_ctx *ctx, int err) {
-        struct hvsock_registry *r = NULL;
-
-        if (err != -HVSOCK_E_REGISTRY)
-                return;
-        if (cli_registry_load(ctx, &r) == EXIT_SUCCESS)
-                hvsock__registry_free(r);
-}
-
 static int nc_connect(struct hvsock_ctx *ctx, const struct nc_args *a, struct relay *relay) {
         _cleanup_close_ int fd = -1;
 
         fd = hvsock_connect(ctx, &a->addr, a->timeout_ms);
-        explain_registry_error(ctx, fd);
         if (fd < 0)
                 return cli_fail("connecting to VM '%s', service '%s': %s", a->vm_arg, a->service_arg,
                                 hvsock_strerror(fd));
@@ -109,7 +97,6 @@ static int nc_listen(struct hvsock_ctx *ctx, const struct nc_args *a, struct rel
         int fd = -1, r;
 
         r = hvsock_listen(ctx, &a->addr, a->keep_open ? 16 : 1, &l);
-        explain_registry_error(ctx, r);
         if (r < 0)
                 return cli_fail("listening on VM '%s', service '%s': %s", a->vm_arg, a->service_arg,
                                 hvsock_strerror(r));

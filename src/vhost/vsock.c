@@ -1273,6 +1273,9 @@ int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, stru
         d->tx = tx;
         d->listener.fn = listener_event;
         d->next_host_port = HOST_PORT_FIRST;
+        /* Read now so that a malformed registry is reported at start, with
+         * its file:line, rather than at the first guest connect. */
+        registry_refresh(d);
         *ret = d;
         return 0;
 }
