@@ -68,10 +68,15 @@ check_err "credentials are for user '$ME'" "the message names the credentials' u
 
 # No terminal to ask on (setsid: no controlling terminal), no file: refused before anything runs.
 if command -v setsid >/dev/null; then
-        expect 255 "no credential file and no terminal" setsid "$H" exec loopback -- touch "$T/marker-none"
-        check_err "getting the credentials" "the message says what failed"
+        expect 255 "no credential file and no terminal" setsid -w "$H" exec loopback -- touch "$T/marker-none"
+        check_err "the VM asks for a user and password" "the message says the daemon wants credentials"
+        check_err "give --credential-file FILE, or run from a terminal" "the message says what to do"
+        check_not_contains "$T/err" "No such device or address" "not the bare errno of /dev/tty"
         [ ! -e "$T/marker-none" ] || fail "the command ran without credentials"
         pass "nothing ran without credentials"
+        echo data >"$T/src-none"
+        expect 1 "cp with no credential file and no terminal" setsid -w "$H" cp "$T/src-none" "loopback:$T/dst-none"
+        check_err "give --credential-file FILE, or run from a terminal" "cp says what to do too"
 fi
 
 # ---- client-side errors ----
