@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cli-util.h"
 #include "commands.h"
 #include "relay.h"
+#include "signal-util.h"
+#include "time-util.h"
+
+/* What nc_relay() and nc_accept_one() return, besides an exit status, when
+ * a stop signal arrived. */
+#define NC_STOPPED (-1)
 
 struct nc_args {
         bool listen, keep_open, verbose;
@@ -60,6 +68,8 @@ static void print_peer(const char *what, const struct hvsock_addr *a) {
 static int nc_relay(struct relay *relay, int fd, const struct nc_args *a, bool keep_going) {
         int r = relay_run(relay, fd);
 
+        if (r == RELAY_STOPPED)
+                return NC_STOPPED;
         if (r >= 0)
                 return EXIT_SUCCESS;
         cli_fail("relaying with VM '%s', service '%s': %s: %s", a->vm_arg, a->service_arg,
@@ -79,13 +89,51 @@ static int nc_connect(struct hvsock_ctx *ctx, const struct nc_args *a, struct re
         return nc_relay(relay, fd, a, false);
 }
 
-static int nc_accept_one(struct hvsock_listener *l, const struct nc_args *a, int *ret_fd) {
-        struct hvsock_addr peer;
-        int fd = hvsock_accept(l, a->timeout_ms ? (int) a->timeout_ms : -1, &peer);
+/* -l: SIGTERM, SIGHUP and SIGINT are read from a signalfd that every wait
+ * watches, so that the listener is freed (its socket files removed) before
+ * the process ends by the signal. Returns the fd or -errno. */
+static int stop_signals_fd(void) {
+        sigset_t mask;
+        int fd;
 
+        sigemptyset(&mask);
+        sigset_add_stop_signals(&mask);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return negative_errno();
+        fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+static int stop_signal_read(int sig_fd) {
+        struct signalfd_siginfo si;
+
+        return read(sig_fd, &si, sizeof(si)) == (ssize_t) sizeof(si) ? (int) si.ssi_signo : SIGTERM;
+}
+
+/* Waits for a client (at most -w) or a stop signal on sig_fd. Returns 0 with
+ * the client in *ret_fd, NC_STOPPED, or an exit status after printing why. */
+static int nc_accept_one(struct hvsock_listener *l, const struct nc_args *a, int sig_fd, int *ret_fd) {
+        uint64_t deadline = a->timeout_ms ? now_ms() + a->timeout_ms : 0;
+        struct hvsock_addr peer;
+        int fd = -EAGAIN;
+
+        while (fd == -EAGAIN) {
+                struct pollfd p[] = { { hvsock_listener_fd(l), POLLIN, 0 }, { sig_fd, POLLIN, 0 } };
+                int n = poll(p, ELEMENTSOF(p), deadline ? ms_left(deadline) : -1);
+
+                if (n < 0 && errno != EINTR)
+                        fd = negative_errno();
+                else if (p[1].revents)
+                        return NC_STOPPED;
+                else if (n == 0)
+                        fd = -ETIMEDOUT;
+                else if (n > 0)
+                        /* -EAGAIN: the client went away before we took it. */
+                        fd = hvsock_accept(l, 0, &peer);
+        }
         if (fd < 0)
                 return cli_fail("accepting on VM '%s', service '%s': %s", a->vm_arg, a->service_arg,
-                                hvsock_strerror(fd == -EAGAIN ? -ETIMEDOUT : fd));
+                                hvsock_strerror(fd));
         if (a->verbose)
                 print_peer("connection from", &peer);
         *ret_fd = fd;
@@ -93,9 +141,14 @@ static int nc_accept_one(struct hvsock_listener *l, const struct nc_args *a, int
 }
 
 static int nc_listen(struct hvsock_ctx *ctx, const struct nc_args *a, struct relay *relay) {
+        _cleanup_close_ int sig_fd = -1;
         struct hvsock_listener *l = NULL;
         int fd = -1, r;
 
+        sig_fd = stop_signals_fd();
+        if (sig_fd < 0)
+                return cli_fail("setting up signals: %s", hvsock_strerror(sig_fd));
+        relay->stop_fd = sig_fd;
         r = hvsock_listen(ctx, &a->addr, a->keep_open ? 16 : 1, &l);
         if (r < 0)
                 return cli_fail("listening on VM '%s', service '%s': %s", a->vm_arg, a->service_arg,
@@ -103,7 +156,7 @@ static int nc_listen(struct hvsock_ctx *ctx, const struct nc_args *a, struct rel
         if (a->verbose)
                 print_peer("listening on", &a->addr);
         do {
-                r = nc_accept_one(l, a, &fd);
+                r = nc_accept_one(l, a, sig_fd, &fd);
                 if (r)
                         break;
                 /* Serving one connection only: later clients get refused at once. */
@@ -113,6 +166,8 @@ static int nc_listen(struct hvsock_ctx *ctx, const struct nc_args *a, struct rel
                 fd = safe_close(fd);
         } while (a->keep_open && r == EXIT_SUCCESS);
         hvsock_listener_free(l);
+        if (r == NC_STOPPED)
+                raise_default(stop_signal_read(sig_fd));
         return r;
 }
 

@@ -26,6 +26,7 @@
 #include "frame.h"
 #include "macro.h"
 #include "session-server.h"
+#include "signal-util.h"
 #include "strv.h"
 #include "time-util.h"
 
@@ -1405,8 +1406,7 @@ int session_server_new(struct hvsock_listener *l, const struct session_server_co
         srv->signal = (struct watch) { W_SIGNAL, -1, 0 };
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
+        sigset_add_stop_signals(&mask);
         sigprocmask(SIG_BLOCK, &mask, &srv->old_mask);
         signal(SIGPIPE, SIG_IGN);
         srv->epfd = epoll_create1(EPOLL_CLOEXEC);

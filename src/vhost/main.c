@@ -21,6 +21,7 @@
 #include "ev.h"
 #include "macro.h"
 #include "registry.h"
+#include "signal-util.h"
 #include "socket-util.h"
 #include "vhost-user.h"
 #include "vsock.h"
@@ -242,9 +243,10 @@ int main(int argc, char **argv) {
         }
         cfg.config_dir = hvsock_ctx_config_dir(ctx);
 
+        /* SIGTERM, SIGHUP and SIGINT end the loop, so the sockets are
+         * removed on the way out. */
         sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
+        sigset_add_stop_signals(&mask);
         sigaddset(&mask, SIGUSR1);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
