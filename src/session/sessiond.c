@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <hvsock/hvsock.h>
@@ -147,7 +148,9 @@ int main(int argc, char **argv) {
                 goto out;
         hvsock_guid_from_port(SESSION_PORT, &service);
         hvsock_addr_init(&addr, &vm, &service);
-        r = hvsock_listen(ctx, &addr, 64, &l);
+        /* A full backlog makes clients' connects time out: let clients over the
+         * limit queue there for their BUSY answer (session-admit.h). */
+        r = hvsock_listen(ctx, &addr, SOMAXCONN, &l);
         if (r < 0) {
                 fprintf(stderr, "hvsock-sessiond: listening on VM '%s', service '%s': %s\n", listen_arg,
                         SESSION_SERVICE_NAME, hvsock_strerror(r));
