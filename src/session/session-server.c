@@ -1398,6 +1398,7 @@ int session_server_new(struct hvsock_listener *l, const struct session_server_co
         srv->admit = (struct session_admit) {
                 .auth = srv->auth,
                 .max_sessions = cfg && cfg->max_sessions ? cfg->max_sessions : SESSION_SERVER_MAX_SESSIONS_DEFAULT,
+                .self = geteuid(),
         };
         srv->pam_service = cfg && cfg->pam_service ? cfg->pam_service : SESSION_PAM_SERVICE;
         srv->listener = (struct watch) { W_LISTENER, hvsock_listener_fd(l), 0 };
