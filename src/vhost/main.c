@@ -52,7 +52,7 @@ static void usage(FILE *f) {
               "  --max-connections N     default 1023\n"
               "  --tx-buffer-size BYTES  per connection towards the host, default 262144\n"
               "  --max-pending-clients N host clients yet to send their CONNECT line; more\n"
-              "                          are closed at once (default 64)\n"
+              "                          wait in the listen backlog until one is done (default 64)\n"
               "  --timeout MS            for a client's CONNECT line, for the guest to accept\n"
               "                          a CONNECT, and for the guest's RST after the host\n"
               "                          closed (default 2000, as Firecracker)\n"
@@ -138,10 +138,13 @@ static void print_stats(const struct daemon *dm) {
         fprintf(stderr,
                 "{\"guest_cid\":%" PRIu32 ",\"qemu\":%s,\"paused\":%s,\"connections\":%u,"
                 "\"refused\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"rst_sent\":%" PRIu64
-                ",\"rst_dropped\":%" PRIu64 ",\"dropped_cid\":%" PRIu64 ",\"dropped_malformed\":%" PRIu64 "}\n",
+                ",\"rst_dropped\":%" PRIu64 ",\"dropped_cid\":%" PRIu64 ",\"dropped_malformed\":%" PRIu64
+                ",\"refused_max_connections\":%" PRIu64 ",\"host_refused_max_connections\":%" PRIu64
+                ",\"host_accept_paused\":%" PRIu64 "}\n",
                 dm->vu.guest_cid, vhost_user_attached(&dm->vu) ? "true" : "false",
                 dm->vu.suspended ? "true" : "false", vsock_dev_connections(dm->dev), st->refused,
-                st->timeouts, st->rst_sent, st->rst_dropped, st->dropped_cid, st->dropped_malformed);
+                st->timeouts, st->rst_sent, st->rst_dropped, st->dropped_cid, st->dropped_malformed,
+                st->refused_max_connections, st->host_refused_max_connections, st->host_accept_paused);
 }
 
 static void signal_event(struct ev_source *s, uint32_t revents) {

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "connect-line.h"
 #include "iov.h"
 #include "log.h"
@@ -124,6 +125,7 @@ struct vsock_dev {
         struct ev_loop *loop;
         struct vq *rx, *tx;
         struct ev_source listener;
+        struct admit admit;
 
         struct vsock_conn *buckets[BUCKETS];
         unsigned n_conns;
@@ -341,8 +343,10 @@ static void conn_reset(struct vsock_conn *c, bool send_rst) {
                 queue_rst(d, c->guest_port, c->host_port);
         if (c->state != CONN_LINE)
                 conn_unlink(c);
-        else
+        else {
                 d->n_line--;
+                admit_host_line_done(&d->admit);
+        }
         ev_del(d->loop, &c->src);
         c->src.fd = safe_close(c->src.fd);
         if (c->all_prev)
@@ -892,7 +896,11 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h) {
         _cleanup_close_ int fd = -1;
         struct vsock_conn *c;
 
-        if (d->n_conns >= d->cfg.max_connections || !port_allowed(d, h->dst_port))
+        if (d->n_conns >= d->cfg.max_connections) {
+                admit_guest_refuse(&d->admit, d->cfg.max_connections, &d->stats.refused_max_connections);
+                goto refuse;
+        }
+        if (!port_allowed(d, h->dst_port))
                 goto refuse;
         if (hvsock__hybrid_listen_path(d->uds_path, h->dst_port, path, sizeof(path)) < 0 ||
             sockaddr_un_set(&sa, &salen, path) < 0)
@@ -1135,6 +1143,7 @@ static void conn_read_line(struct vsock_conn *c) {
                 c->host_port = alloc_host_port(c->dev, port);
                 c->state = CONN_CONNECTING;
                 c->dev->n_line--;
+                admit_host_line_done(&c->dev->admit);
                 c->need_request = true;
                 c->host_readable = false;
                 conn_link(c);
@@ -1210,15 +1219,15 @@ static void timer_event(struct ev_source *s, uint32_t revents) {
 static void listener_event(struct ev_source *s, uint32_t revents) {
         struct vsock_dev *d = (struct vsock_dev *) ((char *) s - offsetof(struct vsock_dev, listener));
 
-        for (;;) {
+        while (admit_host_room(&d->admit, d->n_line, d->cfg.max_pending_clients, &d->stats.host_accept_paused)) {
                 int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 struct vsock_conn *c;
 
                 if (fd < 0)
                         return;
-                if (d->n_conns >= d->cfg.max_connections ||
-                    d->n_line >= d->cfg.max_pending_clients) {
-                        safe_close(fd);
+                if (d->n_conns >= d->cfg.max_connections) {
+                        admit_host_refuse(&d->admit, fd, d->cfg.max_connections,
+                                          &d->stats.host_refused_max_connections);
                         continue;
                 }
                 c = conn_new(d, fd, CONN_LINE);
@@ -1272,6 +1281,7 @@ int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, stru
         d->rx = rx;
         d->tx = tx;
         d->listener.fn = listener_event;
+        admit_init(&d->admit, loop, &d->listener);
         d->next_host_port = HOST_PORT_FIRST;
         /* Read now so that a malformed registry is reported at start, with
          * its file:line, rather than at the first guest connect. */
@@ -1281,7 +1291,8 @@ int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, stru
 }
 
 int vsock_dev_listen(struct vsock_dev *d) {
-        int fd = unix_listen(d->uds_path, 128);
+        /* Room for the clients that wait while others send their line. */
+        int fd = unix_listen(d->uds_path, SOMAXCONN);
         int r;
 
         if (fd < 0)
