@@ -13,16 +13,28 @@ bg "$S" --listen loopback --max-sessions $MAX 2>"$T/d.err"
 D=$BG
 wait_file_text "$T/d.err" "listening on"
 
+# within SECONDS WHAT CMD...: runs CMD every 50 ms until it succeeds; fails
+# the test with WHAT after SECONDS.
+within() {
+        _n=$(($1 * 20)) _what=$2
+        shift 2
+        until "$@"; do
+                _n=$((_n - 1))
+                [ $_n -gt 0 ] || fail "$_what"
+                sleep 0.05
+        done
+}
+
+# ended N: at least N clients have ended.
+ended() {
+        [ "$(ls "$T/c" | grep -c '^rc\.')" -ge "$1" ]
+}
+
 # A barrier: every client waits for a shared lock that this test holds,
 # then all connect at once when it lets go.
 bg flock "$T/go" sleep 600
 holder=$BG
-i=0
-while flock -n -s "$T/go" true; do
-        i=$((i + 1))
-        [ $i -le 200 ] || fail "flock did not take the barrier lock"
-        sleep 0.05
-done
+within 10 "flock did not take the barrier lock" sh -c '! flock -n -s "$1" true' sh "$T/go"
 mkdir "$T/c"
 i=0
 while [ $i -lt $N ]; do
@@ -35,19 +47,9 @@ done
 kill -TERM "-$holder"
 
 # The clients beyond the four slots all end while the four still run.
-i=0
-while [ "$(ls "$T/c" | grep -c '^rc\.')" -lt $((N - MAX)) ]; do
-        i=$((i + 1))
-        [ $i -le 1200 ] || fail "after 60 s only $(ls "$T/c" | grep -c '^rc\.') of $((N - MAX)) clients over the limit ended"
-        sleep 0.05
-done
+within 60 "the $((N - MAX)) clients over the limit did not all end within 60 s" ended $((N - MAX))
 touch "$T/release"
-i=0
-while [ "$(ls "$T/c" | grep -c '^rc\.')" -lt $N ]; do
-        i=$((i + 1))
-        [ $i -le 600 ] || fail "the $MAX running clients did not end within 30 s of their release"
-        sleep 0.05
-done
+within 30 "the $MAX running clients did not end within 30 s of their release" ended $N
 
 ran=0 busy=0 other=0
 i=0
