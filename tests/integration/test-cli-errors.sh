@@ -137,7 +137,9 @@ printf '[service 00000016-facb-11e6-bd58-64006a7986d3]\nElementName = ssh\nPort 
         >"$HVSOCK_CONFIG_DIR/registry.conf"
 dup="registry.conf:7: duplicate ElementName 'ssh'"
 echo data >"$T/cp-src"
-for c in "service list" "service show ssh" "service add web" "vm list" "vm add vm1 --cid 9" \
+for c in "service list" "service show ssh" "service add web" "service enable ssh" "service disable ssh" \
+         "service default ssh --vm vm1" "service remove ssh" "vm list" "vm show vm1" "vm id vm1" \
+         "vm add vm1 --cid 9" "vm remove vm1" \
          "nc loopback 22" "nc -l loopback 22" "exec loopback -- true" "shell loopback" \
          "cp $T/cp-src loopback:/tmp/x" "cp loopback:/etc/hostname $T/cp-dst"; do
         # shellcheck disable=SC2086
