@@ -14,6 +14,20 @@
  */
 void sigset_add_stop_signals(sigset_t *set);
 
+/*
+ * For a program whose waits include blocking writes (a signalfd cannot
+ * interrupt those): a handler for the stop signals of
+ * sigset_add_stop_signals() writes the signal's number to a pipe and, not
+ * restarting them, makes a blocked poll(), read() or write() return. Returns
+ * the pipe's non-blocking read end, readable once a stop signal came, or
+ * -errno. Once per process.
+ */
+int stop_signals_pipe(void);
+
+/* The stop signal that stop_signals_pipe()'s fd carries (SIGTERM when it
+ * cannot tell). */
+int stop_signal_read(int fd);
+
 /* After that cleanup: ends the process by sig with its default action, so
  * the parent sees the signal as it would have without the cleanup. */
 _Noreturn void raise_default(int sig);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cli-util.h"
@@ -89,27 +88,6 @@ static int nc_connect(struct hvsock_ctx *ctx, const struct nc_args *a, struct re
         return nc_relay(relay, fd, a, false);
 }
 
-/* -l: SIGTERM, SIGHUP and SIGINT are read from a signalfd that every wait
- * watches, so that the listener is freed (its socket files removed) before
- * the process ends by the signal. Returns the fd or -errno. */
-static int stop_signals_fd(void) {
-        sigset_t mask;
-        int fd;
-
-        sigemptyset(&mask);
-        sigset_add_stop_signals(&mask);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return negative_errno();
-        fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        return fd < 0 ? negative_errno() : fd;
-}
-
-static int stop_signal_read(int sig_fd) {
-        struct signalfd_siginfo si;
-
-        return read(sig_fd, &si, sizeof(si)) == (ssize_t) sizeof(si) ? (int) si.ssi_signo : SIGTERM;
-}
-
 /* Waits for a client (at most -w) or a stop signal on sig_fd. Returns 0 with
  * the client in *ret_fd, NC_STOPPED, or an exit status after printing why. */
 static int nc_accept_one(struct hvsock_listener *l, const struct nc_args *a, int sig_fd, int *ret_fd) {
@@ -145,7 +123,10 @@ static int nc_listen(struct hvsock_ctx *ctx, const struct nc_args *a, struct rel
         struct hvsock_listener *l = NULL;
         int fd = -1, r;
 
-        sig_fd = stop_signals_fd();
+        /* -l: SIGTERM, SIGHUP and SIGINT interrupt every wait (a write to a
+         * stalled standard output too), so that the listener is freed (its
+         * socket files removed) before the process ends by the signal. */
+        sig_fd = stop_signals_pipe();
         if (sig_fd < 0)
                 return cli_fail("setting up signals: %s", hvsock_strerror(sig_fd));
         relay->stop_fd = sig_fd;

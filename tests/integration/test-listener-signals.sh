@@ -2,9 +2,9 @@
 # Every listener removes what it created when SIGTERM, SIGHUP or SIGINT ends
 # it: hvsock nc -l (waiting for a client, and with -k while relaying one),
 # hvsock-sessiond and hvsock-vhost each get each signal and must leave their
-# socket directory empty. nc then dies of the signal (its parent sees 128+N,
-# as before); the daemons exit 0. A signal inherited as ignored (nohup's
-# SIGHUP) stays ignored.
+# socket directory empty, also nc blocked writing to a stalled reader. nc
+# then dies of the signal (its parent sees 128+N, as before); the daemons
+# exit 0. A signal inherited as ignored (nohup's SIGHUP) stays ignored.
 . "$(dirname "$0")/lib.sh"
 
 S=$BUILD_DIR/src/session/hvsock-sessiond
@@ -69,6 +69,24 @@ for sig in TERM HUP INT; do
         check_eq "vhost.sock vsock.sock " "$(left "$T/vhost-$sig")" "hvsock-vhost made its two sockets"
         stop "$vpid" $sig 0 "hvsock-vhost" "$T/vhost-$sig"
 done
+
+# A stalled reader: nc -l -k blocks in a write to its standard output (a
+# fifo whose reader took one page and stopped: room for part of a write, not
+# all of it) and SIGTERM still ends it and removes its socket.
+export HVSOCK_RUNTIME_DIR="$T/run-stalled"
+mkfifo "$T/stalled"
+bg sh -c 'exec 3<"$1"; dd bs=4096 count=1 <&3 >/dev/null 2>&1; exec sleep 600' sh "$T/stalled"
+start "$H" nc -v -l -k loopback 5003 </dev/null >"$T/stalled" 2>"$T/stalled.err"
+srv=$BG
+wait_file_text "$T/stalled.err" "listening on"
+bg sh -c 'head -c 1048576 /dev/zero | "$H" nc loopback 5003'
+i=0
+until grep -q pipe_write "/proc/$srv/wchan" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -le 200 ] || fail "nc -l -k never blocked writing to its stalled standard output"
+        sleep 0.05
+done
+stop "$srv" TERM 143 "hvsock nc -l -k (blocked on its output)" "$HVSOCK_RUNTIME_DIR/local"
 
 # nohup: a SIGHUP ignored from the start stays ignored; SIGTERM still cleans up.
 export HVSOCK_RUNTIME_DIR="$T/run-nohup"
