@@ -47,7 +47,7 @@ open(sys.argv[2], "a").write("%s %d\n" % (sys.argv[3], n))' "$T/vsock.sock" "$T/
 silent_client first &
 first=$!
 i=0
-until grep -q '"connections":1' "$T/vhost.err" || [ $i -ge 100 ]; do
+until grep -q '"connections":1' "$T/vhost.err" || [ $i -ge 300 ]; do
         kill -USR1 "$vpid"
         sleep 0.1
         i=$((i + 1))
