@@ -55,7 +55,11 @@ enum {
         HVSOCK_E_MAX,
 };
 
-/* Returns a static string for a negative errno or -HVSOCK_E_* value. */
+/* Returns a string for a negative errno or -HVSOCK_E_* value, owned by the
+ * library. A call of this thread that failed with -HVSOCK_E_REGISTRY leaves
+ * where and why for it ("malformed registry: FILE:LINE: what is wrong"),
+ * valid until the thread's next call that reads the registry; every other
+ * string is static. */
 const char *hvsock_strerror(int err);
 
 /* Transports, as a bit mask. */

@@ -216,7 +216,8 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
         else if (r == 1)
                 r = 0; /* the daemon said why (ERROR) */
         if (r < 0) {
-                cli_session_run_failed(put ? "copying to" : "copying from", vm_name, r == -EBADMSG ? -EPROTO : r, &res);
+                cli_session_run_failed(put ? "copying to" : "copying from", vm_name, r == -EBADMSG ? -EPROTO : r, &res,
+                                       &cred);
                 return EXIT_FAILURE;
         }
         if (!res.exited) {

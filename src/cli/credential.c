@@ -138,6 +138,11 @@ int cli_credential_get(void *data, struct session_auth *ret) {
                 r = snprintf(password, sizeof(password), "%s", c->file_password) < 0 ? -EINVAL : 0;
         else
                 r = ask_password(user, password, sizeof(password));
+        /* Run from a script or a service, with no controlling terminal: the
+         * errno (ENXIO) would not say that the daemon wants credentials. */
+        if (r == -ENXIO || r == -ENOTTY || r == -ENOENT)
+                c->advice = "the VM asks for a user and password (its hvsock-sessiond runs with --auth pam) and "
+                            "there is no terminal to ask for them: give --credential-file FILE, or run from a terminal";
         if (r == 0) {
                 a.user = strdup(user);
                 a.password = strdup(password);

@@ -16,6 +16,9 @@
 struct cli_credential {
         const char *user; /* --user, else $USER, else the local user name */
         char *file_user, *file_password; /* from --credential-file, owned */
+        /* Set when cli_credential_get() failed for a reason the user can
+         * act on (no terminal to ask on): what to do, in words. */
+        const char *advice;
 };
 
 /*
@@ -26,7 +29,8 @@ struct cli_credential {
 int cli_credential_load(struct cli_credential *c, const char *path);
 
 /* The callback of struct session_client_io: the file's credentials, or
- * c->user and a password read from /dev/tty. Returns 0 or -errno. */
+ * c->user and a password read from /dev/tty. Returns 0 or -errno; without
+ * a terminal (and no file) also sets c->advice. */
 int cli_credential_get(void *c, struct session_auth *ret);
 
 /* Wipes and frees what cli_credential_load() read. */

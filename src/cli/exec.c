@@ -162,7 +162,7 @@ int cmd_exec(const struct cli_command *cmd, int argc, char **argv) {
                 return 128 + res.interrupted;
         }
         if (r < 0) {
-                cli_session_run_failed("session with", a.vm_arg, r, &res);
+                cli_session_run_failed("session with", a.vm_arg, r, &res, &cred);
                 return EXIT_SESSION;
         }
         return exec_status(&a, &res);

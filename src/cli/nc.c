@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,12 @@
 #include "cli-util.h"
 #include "commands.h"
 #include "relay.h"
+#include "signal-util.h"
+#include "time-util.h"
+
+/* What nc_relay() and nc_accept_one() return, besides an exit status, when
+ * a stop signal arrived. */
+#define NC_STOPPED (-1)
 
 struct nc_args {
         bool listen, keep_open, verbose;
@@ -60,6 +67,8 @@ static void print_peer(const char *what, const struct hvsock_addr *a) {
 static int nc_relay(struct relay *relay, int fd, const struct nc_args *a, bool keep_going) {
         int r = relay_run(relay, fd);
 
+        if (r == RELAY_STOPPED)
+                return NC_STOPPED;
         if (r >= 0)
                 return EXIT_SUCCESS;
         cli_fail("relaying with VM '%s', service '%s': %s: %s", a->vm_arg, a->service_arg,
@@ -67,22 +76,10 @@ static int nc_relay(struct relay *relay, int fd, const struct nc_args *a, bool k
         return keep_going && !relay->failed_stdio ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-/* The library reports a malformed registry only as an error code; loading it
- * here prints the file:line message that says what to fix. */
-static void explain_registry_error(const struct hvsock_ctx *ctx, int err) {
-        struct hvsock_registry *r = NULL;
-
-        if (err != -HVSOCK_E_REGISTRY)
-                return;
-        if (cli_registry_load(ctx, &r) == EXIT_SUCCESS)
-                hvsock__registry_free(r);
-}
-
 static int nc_connect(struct hvsock_ctx *ctx, const struct nc_args *a, struct relay *relay) {
         _cleanup_close_ int fd = -1;
 
         fd = hvsock_connect(ctx, &a->addr, a->timeout_ms);
-        explain_registry_error(ctx, fd);
         if (fd < 0)
                 return cli_fail("connecting to VM '%s', service '%s': %s", a->vm_arg, a->service_arg,
                                 hvsock_strerror(fd));
@@ -91,13 +88,30 @@ static int nc_connect(struct hvsock_ctx *ctx, const struct nc_args *a, struct re
         return nc_relay(relay, fd, a, false);
 }
 
-static int nc_accept_one(struct hvsock_listener *l, const struct nc_args *a, int *ret_fd) {
+/* Waits for a client (at most -w) or a stop signal on sig_fd. Returns 0 with
+ * the client in *ret_fd, NC_STOPPED, or an exit status after printing why. */
+static int nc_accept_one(struct hvsock_listener *l, const struct nc_args *a, int sig_fd, int *ret_fd) {
+        uint64_t deadline = a->timeout_ms ? now_ms() + a->timeout_ms : 0;
         struct hvsock_addr peer;
-        int fd = hvsock_accept(l, a->timeout_ms ? (int) a->timeout_ms : -1, &peer);
+        int fd = -EAGAIN;
 
+        while (fd == -EAGAIN) {
+                struct pollfd p[] = { { hvsock_listener_fd(l), POLLIN, 0 }, { sig_fd, POLLIN, 0 } };
+                int n = poll(p, ELEMENTSOF(p), deadline ? ms_left(deadline) : -1);
+
+                if (n < 0 && errno != EINTR)
+                        fd = negative_errno();
+                else if (p[1].revents)
+                        return NC_STOPPED;
+                else if (n == 0)
+                        fd = -ETIMEDOUT;
+                else if (n > 0)
+                        /* -EAGAIN: the client went away before we took it. */
+                        fd = hvsock_accept(l, 0, &peer);
+        }
         if (fd < 0)
                 return cli_fail("accepting on VM '%s', service '%s': %s", a->vm_arg, a->service_arg,
-                                hvsock_strerror(fd == -EAGAIN ? -ETIMEDOUT : fd));
+                                hvsock_strerror(fd));
         if (a->verbose)
                 print_peer("connection from", &peer);
         *ret_fd = fd;
@@ -105,18 +119,25 @@ static int nc_accept_one(struct hvsock_listener *l, const struct nc_args *a, int
 }
 
 static int nc_listen(struct hvsock_ctx *ctx, const struct nc_args *a, struct relay *relay) {
+        _cleanup_close_ int sig_fd = -1;
         struct hvsock_listener *l = NULL;
         int fd = -1, r;
 
+        /* -l: SIGTERM, SIGHUP and SIGINT interrupt every wait (a write to a
+         * stalled standard output too), so that the listener is freed (its
+         * socket files removed) before the process ends by the signal. */
+        sig_fd = stop_signals_pipe();
+        if (sig_fd < 0)
+                return cli_fail("setting up signals: %s", hvsock_strerror(sig_fd));
+        relay->stop_fd = sig_fd;
         r = hvsock_listen(ctx, &a->addr, a->keep_open ? 16 : 1, &l);
-        explain_registry_error(ctx, r);
         if (r < 0)
                 return cli_fail("listening on VM '%s', service '%s': %s", a->vm_arg, a->service_arg,
                                 hvsock_ctx_last_error(ctx) ? hvsock_ctx_last_error(ctx) : hvsock_strerror(r));
         if (a->verbose)
                 print_peer("listening on", &a->addr);
         do {
-                r = nc_accept_one(l, a, &fd);
+                r = nc_accept_one(l, a, sig_fd, &fd);
                 if (r)
                         break;
                 /* Serving one connection only: later clients get refused at once. */
@@ -126,6 +147,8 @@ static int nc_listen(struct hvsock_ctx *ctx, const struct nc_args *a, struct rel
                 fd = safe_close(fd);
         } while (a->keep_open && r == EXIT_SUCCESS);
         hvsock_listener_free(l);
+        if (r == NC_STOPPED)
+                raise_default(stop_signal_read(sig_fd));
         return r;
 }
 

@@ -10,7 +10,7 @@
 #include "macro.h"
 #include "relay.h"
 
-enum { P_IN, P_SOCK, P_OUT, P_MAX };
+enum { P_IN, P_SOCK, P_OUT, P_STOP, P_MAX };
 
 struct relay *relay_new(int in_fd, int out_fd, bool keep_open) {
         struct relay *r = calloc(1, sizeof(*r));
@@ -21,6 +21,7 @@ struct relay *relay_new(int in_fd, int out_fd, bool keep_open) {
         r->out_fd = out_fd;
         r->keep_open = keep_open;
         r->sock = -1;
+        r->stop_fd = -1;
         return r;
 }
 
@@ -127,6 +128,7 @@ static void relay_poll_setup(const struct relay *r, struct pollfd p[P_MAX]) {
                 p[P_SOCK] = (struct pollfd){ .fd = r->sock, .events = sock_events };
         if (!buf_empty(&r->down))
                 p[P_OUT] = (struct pollfd){ .fd = r->out_fd, .events = POLLOUT };
+        p[P_STOP] = (struct pollfd){ .fd = r->stop_fd, .events = POLLIN };
 }
 
 static int relay_handle(struct relay *r, const struct pollfd p[P_MAX]) {
@@ -188,6 +190,8 @@ int relay_run(struct relay *r, int sock) {
                                 continue;
                         return fail(r, "waiting for data", true, negative_errno());
                 }
+                if (p[P_STOP].revents)
+                        return RELAY_STOPPED;
                 k = relay_handle(r, p);
                 if (k < 0)
                         return k;

@@ -25,6 +25,8 @@ struct relay {
          * output stays open; input and its unsent bytes carry over. */
         bool keep_open;
         bool in_eof;
+        /* Readable when the relay must stop at once (a signalfd), or -1. */
+        int stop_fd;
         struct relay_buf up;   /* input -> socket */
         struct relay_buf down; /* socket -> output */
         /* Per connection. */
@@ -42,8 +44,10 @@ struct relay *relay_free(struct relay *r);
 /*
  * Relays over sock (a connected stream socket, not owned; made non-blocking)
  * until both directions are done, or with keep_open until the peer's EOF.
- * Returns 0, or -errno with r->failed naming the step that failed.
+ * Returns 0, RELAY_STOPPED when stop_fd became readable (nothing is read from
+ * it), or -errno with r->failed naming the step that failed.
  */
+#define RELAY_STOPPED 1
 int relay_run(struct relay *r, int sock);
 
 #endif

@@ -38,8 +38,12 @@ int cli_session_connect(const struct cli_command *cmd, const char *vm_arg, const
         return 0;
 }
 
-void cli_session_run_failed(const char *what, const char *vm_arg, int r,
-                            const struct session_client_result *res) {
+void cli_session_run_failed(const char *what, const char *vm_arg, int r, const struct session_client_result *res,
+                            const struct cli_credential *cred) {
+        if (cred->advice) {
+                cli_fail("%s VM '%s': %s", what, vm_arg, cred->advice);
+                return;
+        }
         cli_fail("%s VM '%s': %s: %s", what, vm_arg, res->failed ? res->failed : "relaying",
                  r == -EPROTO ? "the daemon broke the session protocol" : hvsock_strerror(r));
 }

@@ -22,8 +22,9 @@ int cli_session_connect(const struct cli_command *cmd, const char *vm_arg, const
                         struct cli_credential *cred, int connect_failure, int *ret_sock);
 
 /* Prints why session_client_run() failed with r:
- * "hvsock: <what> VM '<vm_arg>': <step>: <reason>". */
-void cli_session_run_failed(const char *what, const char *vm_arg, int r,
-                            const struct session_client_result *res);
+ * "hvsock: <what> VM '<vm_arg>': <step>: <reason>", or the advice of cred
+ * when getting the credentials failed for a reason the user can fix. */
+void cli_session_run_failed(const char *what, const char *vm_arg, int r, const struct session_client_result *res,
+                            const struct cli_credential *cred);
 
 #endif

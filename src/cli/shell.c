@@ -213,7 +213,7 @@ int cmd_shell(const struct cli_command *cmd, int argc, char **argv) {
         r = session_client_run(sock, &a.req, &io, &res);
         restore_terminal();
         if (r < 0) {
-                cli_session_run_failed("session with", a.vm_arg, r, &res);
+                cli_session_run_failed("session with", a.vm_arg, r, &res, &cred);
                 return EXIT_SESSION;
         }
         return shell_status(&a, &res);

@@ -7,6 +7,7 @@
 #include <hvsock/hvsock.h>
 
 #include "ctx.h"
+#include "error.h"
 #include "macro.h"
 #include "registry.h"
 #include "resolve.h"
@@ -93,6 +94,8 @@ void hvsock__vm_id_for_cid(const struct hvsock_registry *r, uint32_t cid, struct
 
 int hvsock__resolve_load_registry(const struct hvsock_ctx *ctx, struct hvsock_registry **ret) {
         _cleanup_free_ char *error = NULL;
+        int r = hvsock__registry_load(ctx->config_dir, ret, &error);
 
-        return hvsock__registry_load(ctx->config_dir, ret, &error);
+        hvsock__error_set_registry(r == -HVSOCK_E_REGISTRY ? error : NULL);
+        return r;
 }

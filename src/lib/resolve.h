@@ -35,8 +35,8 @@ int hvsock__resolve_connect(const struct hvsock_ctx *ctx, const struct hvsock_re
  * 1 LOOPBACK, a registered VM its Id, anything else ZERO. r may be NULL. */
 void hvsock__vm_id_for_cid(const struct hvsock_registry *r, uint32_t cid, struct hvsock_guid *ret);
 
-/* Loads the registry of ctx's config dir; a load error is returned as is
- * (its message is dropped: the library does not print). */
+/* Loads the registry of ctx's config dir; a load error is returned as is,
+ * and the parser's message kept for hvsock_strerror() (error.h). */
 int hvsock__resolve_load_registry(const struct hvsock_ctx *ctx, struct hvsock_registry **ret);
 
 #endif

@@ -26,7 +26,9 @@
 #include "fd-util.h"
 #include "frame.h"
 #include "macro.h"
+#include "session-admit.h"
 #include "session-server.h"
+#include "signal-util.h"
 #include "strv.h"
 #include "time-util.h"
 
@@ -36,8 +38,6 @@
 #define OUT_CAP (2 * SESSION_FRAME_MAX + OUT_RESERVE)
 /* Credit a client may grant in total; more is a flow-control violation. */
 #define CREDIT_MAX (64u * 1024u * 1024u)
-/* Connections beyond the session limit that are answered BUSY at once. */
-#define REJECTING_MAX 16u
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* How long a copy helper whose client went away has to end on its own
  * (it is then lingering after its EXIT) before it is killed. */
@@ -65,7 +65,7 @@ struct session {
         struct session *next;
         struct session_server *srv;
         unsigned id;
-        bool rejecting; /* refused as BUSY: counts against REJECTING_MAX only */
+        bool rejecting; /* refused (session-admit.c): counts against SESSION_ADMIT_ANSWERING only */
         enum phase phase;
         unsigned version; /* negotiated from the HELLOs */
         bool copy;        /* a PUT or GET: the connection goes to the copy helper */
@@ -111,9 +111,10 @@ struct session_server {
         int epfd;
         struct watch listener, signal;
         struct hvsock_listener *l;
+        struct session_admit admit;
         struct session *sessions;
-        unsigned n_sessions, max_sessions, next_id;
-        unsigned n_rejecting; /* sessions refused as BUSY, still closing */
+        unsigned n_sessions, next_id;
+        unsigned n_rejecting; /* refused connections, still being answered */
         sigset_t old_mask;
         bool quit;
         enum session_server_auth auth;
@@ -248,37 +249,34 @@ static int new_session(struct session_server *srv, int fd) {
 }
 
 static void accept_sessions(struct session_server *srv) {
-        bool busy;
+        struct session_admission ad;
+        int r;
 
-        for (;;) {
-                int fd = hvsock_accept(srv->l, 0, NULL);
-
-                if (fd == -EAGAIN || fd == -EINTR)
-                        return;
-                if (fd < 0) {
-                        /* Out of fds or memory: the client is refused, the daemon goes on. */
-                        fprintf(stderr, "hvsock-sessiond: accepting: %s\n", hvsock_strerror(fd));
-                        return;
-                }
-                if (fd_set_nonblock(fd, true) < 0) {
-                        close(fd);
+        while ((r = session_admit_next(&srv->admit, srv->l, srv->n_sessions - srv->n_rejecting, srv->n_rejecting,
+                                       &ad)) > 0) {
+                if (new_session(srv, ad.fd) < 0) {
+                        close(ad.fd);
                         continue;
                 }
-                /* Beyond the limit a few more are told why (through the
-                 * normal closing path, which lets them read it); past
-                 * those, they are closed at once. */
-                busy = srv->n_sessions - srv->n_rejecting >= srv->max_sessions;
-                if ((busy && srv->n_rejecting >= REJECTING_MAX) || new_session(srv, fd) < 0) {
-                        close(fd);
-                        continue;
-                }
-                if (busy) {
+                if (ad.refuse) {
+                        /* Told why through the normal closing path, which
+                         * lets the client read it. */
                         srv->sessions->rejecting = true;
                         srv->n_rejecting++;
-                        session_fail(srv->sessions, SESSION_E_BUSY, "the daemon already serves its maximum of %u sessions",
-                                     srv->max_sessions);
+                        session_fail(srv->sessions, ad.refuse, "%s", ad.why);
                 }
         }
+        /* Out of fds or memory: the client is refused, the daemon goes on. */
+        if (r < 0)
+                fprintf(stderr, "hvsock-sessiond: accepting: %s\n", hvsock_strerror(r));
+}
+
+/* The listener is watched only while another connection may be taken;
+ * otherwise clients wait in its backlog (session-admit.h). */
+static void watch_listener(struct session_server *srv) {
+        bool room = session_admit_room(&srv->admit, srv->n_sessions - srv->n_rejecting, srv->n_rejecting);
+
+        (void) watch_set(srv, &srv->listener, room ? EPOLLIN : 0);
 }
 
 /* ---- starting the command ---- */
@@ -1429,8 +1427,12 @@ int session_server_new(struct hvsock_listener *l, const struct session_server_co
         if (!srv)
                 return -ENOMEM;
         srv->l = l;
-        srv->max_sessions = cfg && cfg->max_sessions ? cfg->max_sessions : SESSION_SERVER_MAX_SESSIONS_DEFAULT;
         srv->auth = cfg ? cfg->auth : SESSION_SERVER_AUTH_HOST;
+        srv->admit = (struct session_admit) {
+                .auth = srv->auth,
+                .max_sessions = cfg && cfg->max_sessions ? cfg->max_sessions : SESSION_SERVER_MAX_SESSIONS_DEFAULT,
+                .self = geteuid(),
+        };
         srv->pam_service = cfg && cfg->pam_service ? cfg->pam_service : SESSION_PAM_SERVICE;
         srv->listener = (struct watch) { W_LISTENER, hvsock_listener_fd(l), 0 };
         /* Resolved now: a child that switched users may not read /proc/self/exe. */
@@ -1438,8 +1440,7 @@ int session_server_new(struct hvsock_listener *l, const struct session_server_co
         srv->signal = (struct watch) { W_SIGNAL, -1, 0 };
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
+        sigset_add_stop_signals(&mask);
         sigprocmask(SIG_BLOCK, &mask, &srv->old_mask);
         signal(SIGPIPE, SIG_IGN);
         srv->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1493,6 +1494,7 @@ int session_server_run(struct session_server *srv) {
                         next = s->next;
                         session_progress(s);
                 }
+                watch_listener(srv);
         }
         return 0;
 }

@@ -30,15 +30,17 @@ struct session_server_config {
 };
 
 /*
- * A server on l (not owned; it must outlive the server). Blocks SIGCHLD,
- * SIGTERM and SIGINT for the process (they are read from a signalfd) and
- * ignores SIGPIPE. Returns 0 or -errno; the caller owns *ret.
+ * A server on l (not owned; it must outlive the server). Blocks SIGCHLD and
+ * the stop signals (SIGTERM, SIGHUP, SIGINT: signal-util.h) for the process
+ * (they are read from a signalfd) and ignores SIGPIPE. Returns 0 or -errno;
+ * the caller owns *ret.
  */
 int session_server_new(struct hvsock_listener *l, const struct session_server_config *cfg,
                        struct session_server **ret);
 
-/* Serves until SIGTERM or SIGINT, then kills the sessions' commands and
- * reaps them. Returns 0 or -errno when the loop itself fails. */
+/* Serves until a stop signal, then kills the sessions' commands and reaps
+ * them (the caller then frees the listener, which removes its socket files).
+ * Returns 0 or -errno when the loop itself fails. */
 int session_server_run(struct session_server *s);
 
 /* NULL-safe; kills and reaps what is still running. Returns NULL. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <hvsock/hvsock.h>
@@ -34,7 +35,8 @@ static void help(void) {
                "Options:\n"
                "  -l, --listen VM         where to accept sessions: any (default), loopback, parent,\n"
                "                          children, a VM ID, or a VM name from the registry\n"
-               "  -a, --auth MODE         host (default): trust the hypervisor-authenticated peer;\n"
+               "  -a, --auth MODE         host (default): trust the hypervisor-authenticated peer\n"
+               "                          (a local one only when it is root or this daemon's user);\n"
                "                          pam: require a user and password, checked through PAM\n"
                "                          (service hvsock-sessiond), and run as that user in a PAM session\n"
                "  -m, --max-sessions N    sessions served at once, 1..4096 (default %u)\n"
@@ -174,7 +176,9 @@ int main(int argc, char **argv) {
                 goto out;
         hvsock_guid_from_port(SESSION_PORT, &service);
         hvsock_addr_init(&addr, &vm, &service);
-        r = hvsock_listen(ctx, &addr, 64, &l);
+        /* A full backlog makes clients' connects time out: let clients over the
+         * limit queue there for their BUSY answer (session-admit.h). */
+        r = hvsock_listen(ctx, &addr, SOMAXCONN, &l);
         if (r < 0) {
                 fprintf(stderr, "hvsock-sessiond: listening on VM '%s', service '%s': %s\n", listen_arg,
                         SESSION_SERVICE_NAME, hvsock_ctx_last_error(ctx) ? hvsock_ctx_last_error(ctx) : hvsock_strerror(r));

@@ -21,6 +21,7 @@
 #include "ev.h"
 #include "macro.h"
 #include "registry.h"
+#include "signal-util.h"
 #include "unix-listener.h"
 #include "user-util.h"
 #include "vhost-user.h"
@@ -58,7 +59,7 @@ static void usage(FILE *f) {
               "  --max-connections N     default 1023\n"
               "  --tx-buffer-size BYTES  per connection towards the host, default 262144\n"
               "  --max-pending-clients N host clients yet to send their CONNECT line; more\n"
-              "                          are closed at once (default 64)\n"
+              "                          wait in the listen backlog until one is done (default 64)\n"
               "  --timeout MS            for a client's CONNECT line, for the guest to accept\n"
               "                          a CONNECT, and for the guest's RST after the host\n"
               "                          closed (default 2000, as Firecracker)\n"
@@ -155,10 +156,13 @@ static void print_stats(const struct daemon *dm) {
         fprintf(stderr,
                 "{\"guest_cid\":%" PRIu32 ",\"qemu\":%s,\"paused\":%s,\"connections\":%u,"
                 "\"refused\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"rst_sent\":%" PRIu64
-                ",\"rst_dropped\":%" PRIu64 ",\"dropped_cid\":%" PRIu64 ",\"dropped_malformed\":%" PRIu64 "}\n",
+                ",\"rst_dropped\":%" PRIu64 ",\"dropped_cid\":%" PRIu64 ",\"dropped_malformed\":%" PRIu64
+                ",\"refused_max_connections\":%" PRIu64 ",\"host_refused_max_connections\":%" PRIu64
+                ",\"host_accept_paused\":%" PRIu64 "}\n",
                 dm->vu.guest_cid, vhost_user_attached(&dm->vu) ? "true" : "false",
                 dm->vu.suspended ? "true" : "false", vsock_dev_connections(dm->dev), st->refused,
-                st->timeouts, st->rst_sent, st->rst_dropped, st->dropped_cid, st->dropped_malformed);
+                st->timeouts, st->rst_sent, st->rst_dropped, st->dropped_cid, st->dropped_malformed,
+                st->refused_max_connections, st->host_refused_max_connections, st->host_accept_paused);
 }
 
 static void signal_event(struct ev_source *s, uint32_t revents) {
@@ -276,9 +280,10 @@ int main(int argc, char **argv) {
         cfg.config_dir = hvsock_ctx_config_dir(ctx);
         cfg.uds_access = &uds_access;
 
+        /* SIGTERM, SIGHUP and SIGINT end the loop, so the sockets are
+         * removed on the way out. */
         sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
+        sigset_add_stop_signals(&mask);
         sigaddset(&mask, SIGUSR1);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);

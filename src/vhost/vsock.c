@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "connect-line.h"
 #include "iov.h"
 #include "log.h"
@@ -126,6 +127,7 @@ struct vsock_dev {
         struct ev_source listener;
         struct unix_access uds_access;
         struct unix_listener uds; /* its fd is listener.fd */
+        struct admit admit;
 
         struct vsock_conn *buckets[BUCKETS];
         unsigned n_conns;
@@ -343,8 +345,10 @@ static void conn_reset(struct vsock_conn *c, bool send_rst) {
                 queue_rst(d, c->guest_port, c->host_port);
         if (c->state != CONN_LINE)
                 conn_unlink(c);
-        else
+        else {
                 d->n_line--;
+                admit_host_line_done(&d->admit);
+        }
         ev_del(d->loop, &c->src);
         c->src.fd = safe_close(c->src.fd);
         if (c->all_prev)
@@ -894,7 +898,11 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h) {
         _cleanup_close_ int fd = -1;
         struct vsock_conn *c;
 
-        if (d->n_conns >= d->cfg.max_connections || !port_allowed(d, h->dst_port))
+        if (d->n_conns >= d->cfg.max_connections) {
+                admit_guest_refuse(&d->admit, d->cfg.max_connections, &d->stats.refused_max_connections);
+                goto refuse;
+        }
+        if (!port_allowed(d, h->dst_port))
                 goto refuse;
         if (hvsock__hybrid_listen_path(d->uds_path, h->dst_port, path, sizeof(path)) < 0 ||
             sockaddr_un_set(&sa, &salen, path) < 0)
@@ -1137,6 +1145,7 @@ static void conn_read_line(struct vsock_conn *c) {
                 c->host_port = alloc_host_port(c->dev, port);
                 c->state = CONN_CONNECTING;
                 c->dev->n_line--;
+                admit_host_line_done(&c->dev->admit);
                 c->need_request = true;
                 c->host_readable = false;
                 conn_link(c);
@@ -1212,15 +1221,15 @@ static void timer_event(struct ev_source *s, uint32_t revents) {
 static void listener_event(struct ev_source *s, uint32_t revents) {
         struct vsock_dev *d = (struct vsock_dev *) ((char *) s - offsetof(struct vsock_dev, listener));
 
-        for (;;) {
+        while (admit_host_room(&d->admit, d->n_line, d->cfg.max_pending_clients, &d->stats.host_accept_paused)) {
                 int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 struct vsock_conn *c;
 
                 if (fd < 0)
                         return;
-                if (d->n_conns >= d->cfg.max_connections ||
-                    d->n_line >= d->cfg.max_pending_clients) {
-                        safe_close(fd);
+                if (d->n_conns >= d->cfg.max_connections) {
+                        admit_host_refuse(&d->admit, fd, d->cfg.max_connections,
+                                          &d->stats.host_refused_max_connections);
                         continue;
                 }
                 c = conn_new(d, fd, CONN_LINE);
@@ -1277,13 +1286,18 @@ int vsock_dev_new(const struct vsock_dev_config *cfg, struct ev_loop *loop, stru
         d->rx = rx;
         d->tx = tx;
         d->listener.fn = listener_event;
+        admit_init(&d->admit, loop, &d->listener);
         d->next_host_port = HOST_PORT_FIRST;
+        /* Read now so that a malformed registry is reported at start, with
+         * its file:line, rather than at the first guest connect. */
+        registry_refresh(d);
         *ret = d;
         return 0;
 }
 
 int vsock_dev_listen(struct vsock_dev *d, char **ret_error) {
-        int r = unix_listen(d->uds_path, 128, &d->uds_access, &d->uds, ret_error);
+        /* Room for the clients that wait while others send their line. */
+        int r = unix_listen(d->uds_path, SOMAXCONN, &d->uds_access, &d->uds, ret_error);
 
         if (r < 0)
                 return r;

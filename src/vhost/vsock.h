@@ -29,9 +29,10 @@
  * this long (then we send RST and free it). */
 #define VSOCK_DEFAULT_TIMEOUT_MS 2000
 
-/* Host clients still to send their CONNECT line: more are closed at once, so
- * clients that connect and say nothing cannot take every connection slot
- * (or fd) from working connections. */
+/* Host clients still to send their CONNECT line: more wait in the listen
+ * backlog until one is done (admit.h), so clients that connect and say
+ * nothing cannot take every connection slot (or fd) from working
+ * connections, and none is closed unheard. */
 #define VSOCK_DEFAULT_MAX_PENDING_CLIENTS 64
 
 /* The hybrid socket reaches every guest port: its owner and group (an
@@ -59,6 +60,9 @@ struct vsock_stats {
         uint64_t rst_dropped;       /* RSTs lost to a full control queue */
         uint64_t refused;           /* guest connects refused (registry, no listener, limit) */
         uint64_t timeouts;          /* connections ended by the line, connect or shutdown timeout */
+        uint64_t refused_max_connections;      /* of refused, those at max_connections */
+        uint64_t host_refused_max_connections; /* host clients refused at max_connections */
+        uint64_t host_accept_paused; /* times the host listener stopped at max_pending_clients (clients wait in its backlog) */
 };
 
 struct vsock_dev;

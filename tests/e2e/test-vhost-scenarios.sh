@@ -10,7 +10,9 @@
 #   disabled-for-this-VM services refused with RST;
 # boot 1, host -> guest with `hvsock nc e2e-vm SERVICE` (the VM registered
 #   with `hvsock vm add e2e-vm --uds`): echo with the host half-closing first,
-#   64 MiB each way with checksums, 100 concurrent nc processes, a guest port
+#   64 MiB each way with checksums, 100 concurrent nc processes, 1000
+#   simultaneous CONNECTs (e2e-peer connect-many) to a guest service that
+#   accepts them all, every one served and none refused, a guest port
 #   nobody listens on refused; one connection left open;
 # then QEMU is SIGKILLed: hvsock-vhost must survive, close the open host
 #   connection, and refuse host connects while no guest is there;
@@ -96,6 +98,7 @@ esac
 vsock-e2e serve 7000 echo &
 vsock-e2e serve 7002 sink &
 vsock-e2e serve 7003 source 64 45 &
+vsock-e2e accept-many 7004 1000 &
 t vsock-e2e echo 5000
 t vsock-e2e send 5002 64 42
 t vsock-e2e recv 5003 64 43
@@ -218,6 +221,18 @@ done
 [ $ok -eq 100 ] && echo "  host->guest: 100 concurrent hvsock nc connections, each echoed its own 4 KiB" ||
         fail "host->guest concurrent: $ok of 100 echoed intact"
 
+# 1000 CONNECT lines at once to a guest service that accepts them all: the
+# clients beyond --max-pending-clients wait in the device's listen backlog,
+# none is closed unheard, and none is refused.
+"$peer" connect-many "$uds" 7004 1000 >"$work/many1000.log" 2>&1 || true
+if grep -q E2E-PEER-MANY-OK "$work/many1000.log"; then
+        echo "  host->guest: $(sed -n 's/^E2E-PEER-MANY-OK //p' "$work/many1000.log")"
+else
+        fail "host->guest 1000 simultaneous CONNECTs: $(cat "$work/many1000.log")"
+fi
+stats=$(vhost_stats)
+echo "$stats" | grep -q '"host_refused_max_connections":0' || fail "host clients were refused: $stats"
+
 if "$hvsock" nc -w 5000 e2e-vm 7999 </dev/null >/dev/null 2>"$work/refused.err"; then
         fail "host->guest: a guest port nobody listens on accepted a connection"
 else
@@ -296,7 +311,8 @@ wait "$qpid" || st=$?
 echo "== results"
 tr -d '\r' <"$work/serial1.log" >"$work/guest1.txt"
 tr -d '\r' <"$work/serial2.log" >"$work/guest2.txt"
-for m in E2E-ECHO-OK E2E-SEND-OK E2E-RECV-OK E2E-MANY-OK E2E-SOURCE-OK E2E-WAIT-HOST-OK "E2E-PHASE1-DONE 0"; do
+for m in E2E-ECHO-OK E2E-SEND-OK E2E-RECV-OK E2E-MANY-OK E2E-SOURCE-OK E2E-ACCEPT-MANY-OK E2E-WAIT-HOST-OK \
+        "E2E-PHASE1-DONE 0"; do
         e2e_expect "$work/guest1.txt" "$m" 1 || failed=1
 done
 e2e_expect "$work/guest1.txt" E2E-REFUSED-OK 3 || failed=1

@@ -128,6 +128,35 @@ TIMEOUT=10 expect 1 "nc by name with a malformed registry" "$H" nc loopback ssh
 check_err "registry.conf:5" "nc reports the registry error when it needs a name"
 TIMEOUT=10 expect 1 "nc by port with a malformed registry" "$H" nc loopback 22
 check_err "registry.conf:5" "nc by port also says where the registry is wrong"
+
+# A registry that parses line by line but breaks a cross-entry rule (the
+# second "ssh" is line 7): every program that loads it says file and line,
+# whichever way it gets to the registry (the CLI's own load, or the library's
+# inside hvsock_connect() and hvsock_listen()).
+printf '[service 00000016-facb-11e6-bd58-64006a7986d3]\nElementName = ssh\nPort = 22\nEnabled = yes\n\n[service 00000017-facb-11e6-bd58-64006a7986d3]\nElementName = ssh\nPort = 23\nEnabled = yes\n' \
+        >"$HVSOCK_CONFIG_DIR/registry.conf"
+dup="registry.conf:7: duplicate ElementName 'ssh'"
+echo data >"$T/cp-src"
+for c in "service list" "service show ssh" "service add web" "service enable ssh" "service disable ssh" \
+         "service default ssh --vm vm1" "service remove ssh" "vm list" "vm show vm1" "vm id vm1" \
+         "vm add vm1 --cid 9" "vm remove vm1" \
+         "nc loopback 22" "nc -l loopback 22" "exec loopback -- true" "shell loopback" \
+         "cp $T/cp-src loopback:/tmp/x" "cp loopback:/etc/hostname $T/cp-dst"; do
+        # shellcheck disable=SC2086
+        TIMEOUT=10 run "$H" $c
+        [ "$RC" != 0 ] || fail "hvsock $c succeeded with a malformed registry"
+        check_err "$dup" "hvsock $c says where the registry is wrong"
+done
+S=$BUILD_DIR/src/session/hvsock-sessiond
+TIMEOUT=10 expect 1 "hvsock-sessiond with a malformed registry" "$S" --listen loopback
+check_err "$dup" "hvsock-sessiond says where the registry is wrong"
+# hvsock-vhost keeps running (a registry it cannot read refuses every guest
+# connection until it is fixed) and says so at start.
+bg "$BUILD_DIR/src/vhost/hvsock-vhost" --socket "$T/rv.sock" --guest-cid 3 --uds-path "$T/ru.sock" 2>"$T/vhost.err"
+wait_file_text "$T/vhost.err" "$dup"
+pass "hvsock-vhost says where the registry is wrong at start"
+kill -TERM "$BG"
+wait_exit "$BG" "hvsock-vhost after SIGTERM"
 rm -f "$HVSOCK_CONFIG_DIR/registry.conf"
 
 # ---- every error line starts with "hvsock: " ----

@@ -24,7 +24,7 @@ ASAN_LIB=$(ldd "$SESSIOND" 2>/dev/null | awk '/libasan/ { print $3 }')
 
 ME=$(id -un)
 mkdir -p "$T/pam.d"
-printf '%s:right-pass:hvsock-sessiond\n' "$ME" >"$T/passdb"
+printf '%s:right-pass:hvsock-sessiond\nnobody:nobody-pass:hvsock-sessiond\n' "$ME" >"$T/passdb"
 cat >"$T/pam.d/hvsock-sessiond" <<EOT
 auth required $MATRIX passdb=$T/passdb
 account required $MATRIX passdb=$T/passdb
@@ -68,10 +68,15 @@ check_err "credentials are for user '$ME'" "the message names the credentials' u
 
 # No terminal to ask on (setsid: no controlling terminal), no file: refused before anything runs.
 if command -v setsid >/dev/null; then
-        expect 255 "no credential file and no terminal" setsid "$H" exec loopback -- touch "$T/marker-none"
-        check_err "getting the credentials" "the message says what failed"
+        expect 255 "no credential file and no terminal" setsid -w "$H" exec loopback -- touch "$T/marker-none"
+        check_err "the VM asks for a user and password" "the message says the daemon wants credentials"
+        check_err "give --credential-file FILE, or run from a terminal" "the message says what to do"
+        check_not_contains "$T/err" "No such device or address" "not the bare errno of /dev/tty"
         [ ! -e "$T/marker-none" ] || fail "the command ran without credentials"
         pass "nothing ran without credentials"
+        echo data >"$T/src-none"
+        expect 1 "cp with no credential file and no terminal" setsid -w "$H" cp "$T/src-none" "loopback:$T/dst-none"
+        check_err "give --credential-file FILE, or run from a terminal" "cp says what to do too"
 fi
 
 # ---- client-side errors ----
@@ -88,6 +93,19 @@ expect 1 "cp with a wrong password" "$H" cp --credential-file "$T/bad" "$T/src" 
 check_err "The credential is invalid." "cp reports the invalid credential"
 [ ! -e "$T/dst2" ] || fail "cp copied despite a wrong password"
 pass "nothing was copied with a wrong password"
+
+# ---- any local user may try: PAM checks the credentials (unlike --auth host) ----
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+   setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+        chmod 0755 "$T" "$HVSOCK_RUNTIME_DIR" "$HVSOCK_RUNTIME_DIR/local"
+        chmod 0666 "$HVSOCK_RUNTIME_DIR/local/24149"
+        printf 'nobody:nobody-pass\n' >"$T/nobody-cred"
+        chown 65534 "$T/nobody-cred"
+        chmod 600 "$T/nobody-cred"
+        expect 0 "a local non-root user with credentials is served" \
+                setpriv --reuid=65534 --regid=65534 --clear-groups "$H" exec loopback --credential-file "$T/nobody-cred" -- id -un
+        check_out nobody "the command runs as the authenticated user"
+fi
 
 # ---- the daemon goes on serving and logs without the password ----
 expect 0 "the daemon still serves after refusals" "$H" exec loopback --credential-file "$T/good" -- true

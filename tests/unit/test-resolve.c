@@ -301,8 +301,16 @@ static void test_public_ctx(void **state) {
         fputs("this is [not a registry\n", f);
         fclose(f);
         assert_int_equal(hvsock_connect(ctx, &a, 0), -HVSOCK_E_REGISTRY);
+        /* ... with where and why: the parser's file:line message. */
+        assert_non_null(strstr(hvsock_strerror(-HVSOCK_E_REGISTRY), "malformed registry: "));
+        assert_non_null(strstr(hvsock_strerror(-HVSOCK_E_REGISTRY), HVSOCK_REGISTRY_FILE ":1: "));
         assert_int_equal(hvsock_listen(ctx, &a, 8, &l), -HVSOCK_E_REGISTRY);
+        assert_non_null(strstr(hvsock_strerror(-HVSOCK_E_REGISTRY), HVSOCK_REGISTRY_FILE ":1: "));
         assert_null(l);
+        /* A load that works forgets the old reason. */
+        assert_int_equal(hvsock_ctx_set_config_dir(ctx, test_path("config")), 0);
+        assert_int_equal(hvsock_connect(ctx, &a, 0), -ECONNREFUSED);
+        assert_string_equal(hvsock_strerror(-HVSOCK_E_REGISTRY), "malformed registry");
         hvsock_ctx_free(ctx);
 }
 

@@ -64,13 +64,13 @@ static int add_services(struct hvsock_registry *r, void *userdata, char **ret_er
  * fail if the device ignored it. */
 #define TIMEOUT_MS 300
 
-static int setup(void **state) {
+static int setup_limit(void **state, unsigned max_connections) {
         static struct fixture f;
         struct vsock_dev_config cfg = {
                 .guest_cid = CID,
                 .uds_path = test_path("vsock.sock"),
                 .config_dir = getenv("HVSOCK_CONFIG_DIR"),
-                .max_connections = 4,
+                .max_connections = max_connections,
                 .tx_buffer_size = 4096,
                 .max_pending_clients = 2,
                 .timeout_ms = TIMEOUT_MS,
@@ -83,6 +83,15 @@ static int setup(void **state) {
         assert_int_equal(hvsock__hybrid_listen(cfg.uds_path, PORT_OK, 8, NULL, &f.listen, NULL), 0);
         *state = &f;
         return 0;
+}
+
+static int setup(void **state) {
+        return setup_limit(state, 4);
+}
+
+/* Room for many connections, still only 2 host clients reading their line. */
+static int setup_many(void **state) {
+        return setup_limit(state, 64);
 }
 
 static int teardown(void **state) {
@@ -573,34 +582,84 @@ static void test_line_timeout(void **state) {
 
 static void test_pending_clients_capped(void **state) {
         struct fixture *f = *state;
-        _cleanup_close_ int a = -1, b = -1, over = -1, later = -1, guest = -1;
+        _cleanup_close_ int a = -1, b = -1, over = -1, guest = -1;
 
         assert_int_equal(vsock_dev_listen(f->dev, NULL), 0);
         fg_post_rx(&f->g, 16, 4096);
-        /* max_pending_clients is 2 here: a third silent client is closed at
-         * once, the first two wait for their lines. */
+        /* max_pending_clients is 2 here: a third silent client is not
+         * taken (nor closed): it waits in the listen backlog. */
         a = host_dial();
         b = host_dial();
         run(f);
         over = host_dial();
         run(f);
-        assert_true(closed_by_device(over));
+        assert_false(closed_by_device(over));
         assert_false(closed_by_device(a));
         assert_false(closed_by_device(b));
         assert_int_equal(vsock_dev_connections(f->dev), 2);
+        assert_int_equal(vsock_dev_stats(f->dev)->host_accept_paused, 1);
 
         /* They leave room for working connections (max_connections is 4). */
         guest = connect_ok(f, 900);
         assert_int_equal(vsock_dev_connections(f->dev), 3);
 
-        /* A client whose line came in no longer counts as pending. */
+        /* A client whose line came in no longer counts as pending: the one
+         * that waited is taken now, and its line goes through. */
         assert_int_equal(write(a, "CONNECT 77\n", 11), 11);
         run(f);
         expect_op(f, VSOCK_OP_REQUEST, 77, 1u << 30, NULL);
-        later = host_dial();
-        run(f);
-        assert_false(closed_by_device(later));
         assert_int_equal(vsock_dev_connections(f->dev), 4);
+        assert_int_equal(write(over, "CONNECT 78\n", 11), 11);
+        run(f);
+        expect_op(f, VSOCK_OP_REQUEST, 78, (1u << 30) + 1, NULL);
+        assert_false(closed_by_device(over));
+        assert_int_equal(vsock_dev_stats(f->dev)->host_refused_max_connections, 0);
+}
+
+/* More host clients than max_pending_clients connect and send their
+ * CONNECT line at once: every one of them reaches the guest and gets its OK,
+ * none is closed unheard (the ones over the limit wait in the backlog). */
+static void test_many_clients_all_served(void **state) {
+        enum { N = 40 };
+        struct fixture *f = *state;
+        int c[N];
+        bool ok[N] = { false };
+        unsigned served = 0;
+        uint64_t end = now_ms() + 5000;
+
+        assert_int_equal(vsock_dev_listen(f->dev, NULL), 0);
+        fg_post_rx(&f->g, 60, 256);
+        for (int i = 0; i < N; i++)
+                c[i] = host_client(f, 2000 + (uint32_t) i);
+        while (served < N && now_ms() < end) {
+                struct vsock_hdr h;
+
+                run(f);
+                /* The guest accepts every REQUEST. */
+                while (fg_recv(&f->g, &h, NULL, 0) == 1) {
+                        assert_int_equal(h.op, VSOCK_OP_REQUEST);
+                        h = fg_hdr(&f->g, h.dst_port, h.src_port, VSOCK_OP_RESPONSE, 0);
+                        fg_send(&f->g, &h, NULL, FG_ONE_DESC);
+                }
+                run(f);
+                for (int i = 0; i < N; i++) {
+                        char line[32];
+
+                        if (ok[i] || fd_wait(c[i], POLLIN, 0) <= 0)
+                                continue;
+                        /* "OK <port>\n", never an end of stream. */
+                        assert_true(read(c[i], line, sizeof(line)) > 3);
+                        assert_memory_equal(line, "OK ", 3);
+                        ok[i] = true;
+                        served++;
+                }
+        }
+        assert_int_equal(served, N);
+        assert_int_equal(vsock_dev_connections(f->dev), N);
+        assert_true(vsock_dev_stats(f->dev)->host_accept_paused >= 1);
+        assert_int_equal(vsock_dev_stats(f->dev)->host_refused_max_connections, 0);
+        for (int i = 0; i < N; i++)
+                safe_close(c[i]);
 }
 
 static void test_shutdown_timeout(void **state) {
@@ -661,17 +720,31 @@ static void test_shutdown_timeout(void **state) {
 
 static void test_connection_limit(void **state) {
         struct fixture *f = *state;
+        _cleanup_close_ int late = -1, later = -1;
+        struct vsock_hdr h;
         int fds[4];
+        char ch;
 
+        assert_int_equal(vsock_dev_listen(f->dev, NULL), 0);
         fg_post_rx(&f->g, 16, 4096);
         for (int i = 0; i < 4; i++)
                 fds[i] = connect_ok(f, 700 + (uint32_t) i);
-        {
-                struct vsock_hdr h = fg_hdr(&f->g, 799, PORT_OK, VSOCK_OP_REQUEST, 0);
-                fg_send(&f->g, &h, NULL, FG_ONE_DESC);
-                run(f);
-                expect_op(f, VSOCK_OP_RST, 799, PORT_OK, NULL);
-        }
+        h = fg_hdr(&f->g, 799, PORT_OK, VSOCK_OP_REQUEST, 0);
+        fg_send(&f->g, &h, NULL, FG_ONE_DESC);
+        run(f);
+        expect_op(f, VSOCK_OP_RST, 799, PORT_OK, NULL);
+        assert_int_equal(vsock_dev_stats(f->dev)->refused, 1);
+        assert_int_equal(vsock_dev_stats(f->dev)->refused_max_connections, 1);
+
+        /* Host clients at the limit are refused and counted: their line is
+         * read first, so they see a plain end of stream, not a reset. */
+        late = host_client(f, 1234);
+        later = host_client(f, 1235);
+        run(f);
+        assert_int_equal(read(late, &ch, 1), 0);
+        assert_int_equal(read(later, &ch, 1), 0);
+        assert_int_equal(vsock_dev_stats(f->dev)->host_refused_max_connections, 2);
+        assert_int_equal(fg_recv(&f->g, &h, NULL, 0), 0);
         for (int i = 0; i < 4; i++)
                 safe_close(fds[i]);
 }
@@ -1101,6 +1174,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_shutdown_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_line_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pending_clients_capped, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_many_clients_all_served, setup_many, teardown),
                 cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rx_batch_across_chains, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rx_batch_respects_credit, setup, teardown),

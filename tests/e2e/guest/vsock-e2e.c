@@ -16,6 +16,9 @@
  *   vsock-e2e refused PORT           connect() must fail fast with ECONNRESET
  *   vsock-e2e say PORT TEXT          sends TEXT and a newline, half-closes, prints the answer
  *   vsock-e2e wait-host PORT SECS    retries connecting until the host listens
+ *   vsock-e2e accept-many PORT N     listens with a backlog of N, accepts N connections one
+ *        by one (no child each), echoes one line on each and closes it: the guest side of
+ *        N simultaneous host CONNECTs (its kernel answers them all while they queue)
  * --cid defaults to 2 (the host); --fast sends one block over and over and
  * the receiver only counts bytes (for throughput: no hashing under TCG);
  * --buffer sets the sockets' receive buffer (SO_VM_SOCKETS_BUFFER_SIZE), the
@@ -198,6 +201,44 @@ static int cmd_serve(unsigned port, const char *mode, uint64_t mib, uint64_t see
                 }
                 close(fd);
         }
+}
+
+/* Accepts n connections in turn, echoes one line on each, closes it. A
+ * client that sends no line within 10 s is skipped (and the result fails). */
+static int cmd_accept_many(unsigned port, unsigned n) {
+        struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port };
+        struct timeval tv = { .tv_sec = 10 };
+        int lfd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        unsigned ok = 0;
+
+        /* Every CONNECT the host sends at once is answered by the kernel as
+         * long as it fits the backlog, before this process accepts it. */
+        if (lfd < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(lfd, (int) n) < 0) {
+                printf("E2E-ACCEPT-MANY-FAIL port %u: %s\n", port, strerror(errno));
+                return 1;
+        }
+        printf("E2E-SERVE accept-many on port %u\n", port);
+        for (unsigned i = 0; i < n; i++) {
+                char line[64];
+                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+                if (fd < 0) {
+                        printf("E2E-ACCEPT-MANY-FAIL accept #%u: %s\n", i, strerror(errno));
+                        return 1;
+                }
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+                if (stream_read_line(fd, line, sizeof(line)) == 0 && stream_write_all(fd, line, strlen(line)) == 0 &&
+                    stream_write_all(fd, "\n", 1) == 0)
+                        ok++;
+                close(fd);
+        }
+        close(lfd);
+        if (ok != n) {
+                printf("E2E-ACCEPT-MANY-FAIL %u of %u connections echoed their line\n", ok, n);
+                return 1;
+        }
+        printf("E2E-ACCEPT-MANY-OK %u connections to port %u accepted and echoed\n", n, port);
+        return 0;
 }
 
 /* ---- clients ---- */
@@ -449,7 +490,7 @@ int main(int argc, char **argv) {
                         args[nargs++] = argv[i];
         }
         if (nargs < 2) {
-                fprintf(stderr, "usage: vsock-e2e serve|send|recv|echo|many|refused|say|wait-host PORT ...\n");
+                fprintf(stderr, "usage: vsock-e2e serve|send|recv|echo|many|refused|say|wait-host|accept-many PORT ...\n");
                 return 2;
         }
         port = (unsigned) num(args[1], "port");
@@ -457,6 +498,8 @@ int main(int argc, char **argv) {
                 return cmd_serve(port, args[2], 0, 0);
         if (strcmp(args[0], "serve") == 0 && nargs == 5)
                 return cmd_serve(port, args[2], num(args[3], "MiB"), num(args[4], "seed"));
+        if (strcmp(args[0], "accept-many") == 0 && nargs == 3)
+                return cmd_accept_many(port, (unsigned) num(args[2], "count"));
         alarm(DEADLINE_S);
         if (strcmp(args[0], "send") == 0 && nargs == 4)
                 return cmd_send(port, num(args[2], "MiB"), num(args[3], "seed"));

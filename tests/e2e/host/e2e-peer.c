@@ -14,6 +14,11 @@
  *        stdin/stdout (e.g. -- hvsock nc VM SERVICE): its stdin closing is the
  *        half-close, its stdout closing the peer's EOF.
  *   e2e-peer expect MIB SEED     prints the hash line of a stream
+ *   e2e-peer connect-many PATH PORT N
+ *        N clients connect to hvsock-vhost's hybrid socket PATH and all send
+ *        "CONNECT PORT\n" before any reply is read; each then expects
+ *        "OK ...\n", sends a line of its own and expects it back. Prints how
+ *        many were served and how the others ended (closed, reset, timed out).
  *
  * Results are one line each on stdout: E2E-PEER-<WHAT>-OK|FAIL ...
  * --cpu-pid PID adds "E2E-PEER-CPU <ns> <bytes> <ns per second>": the CPU time
@@ -22,11 +27,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -282,6 +289,131 @@ static int cmd_recv(struct conn *c, uint64_t mib, uint64_t seed) {
         return 0;
 }
 
+/* ---- many CONNECTs at once ---- */
+
+#define MANY_DEADLINE_S 120
+
+struct many_conn {
+        int fd;
+        bool got_ok, done;
+        char buf[64];
+        size_t len;
+};
+
+struct many_tally {
+        unsigned served, closed, reset, bad;
+};
+
+/* Handles the complete lines in c's buffer. Returns false when c is over. */
+static bool many_lines(struct many_conn *c, unsigned id, struct many_tally *t) {
+        char *nl, want[32];
+
+        while ((nl = memchr(c->buf, '\n', c->len))) {
+                *nl = '\0';
+                snprintf(want, sizeof(want), "client %u", id);
+                if (!c->got_ok && strncmp(c->buf, "OK ", 3) == 0) {
+                        c->got_ok = true;
+                        if (stream_write_all(c->fd, want, strlen(want)) < 0 || stream_write_all(c->fd, "\n", 1) < 0) {
+                                t->bad++;
+                                return false;
+                        }
+                } else if (c->got_ok && strcmp(c->buf, want) == 0) {
+                        t->served++;
+                        return false;
+                } else {
+                        t->bad++;
+                        return false;
+                }
+                c->len -= (size_t) (nl + 1 - c->buf);
+                memmove(c->buf, nl + 1, c->len);
+        }
+        if (c->len == sizeof(c->buf)) {
+                t->bad++;
+                return false;
+        }
+        return true;
+}
+
+/* Reads what c has. Returns false when c is over. */
+static bool many_read(struct many_conn *c, unsigned id, struct many_tally *t) {
+        ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                return true;
+        if (r <= 0) {
+                if (r < 0 && errno == ECONNRESET)
+                        t->reset++;
+                else if (r < 0)
+                        t->bad++;
+                else
+                        t->closed++;
+                return false;
+        }
+        c->len += (size_t) r;
+        return many_lines(c, id, t);
+}
+
+static int cmd_connect_many(const char *path, unsigned port, unsigned n) {
+        struct rlimit rl;
+        struct sockaddr_un sa;
+        struct many_tally t = {};
+        struct many_conn *c = calloc(n, sizeof(*c));
+        struct pollfd *p = calloc(n, sizeof(*p));
+        double t0 = stream_now_s();
+        unsigned left = n;
+        char line[64];
+        int len = snprintf(line, sizeof(line), "CONNECT %u\n", port);
+
+        if (!c || !p || unix_sockaddr(path, &sa) < 0)
+                return 1;
+        /* One descriptor per client, whatever the default soft limit. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n + 64 && rl.rlim_max >= n + 64) {
+                rl.rlim_cur = n + 64;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        for (unsigned i = 0; i < n; i++) {
+                c[i].fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (c[i].fd < 0 || connect(c[i].fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                        printf("E2E-PEER-MANY-FAIL connect #%u to '%s': %s\n", i, path, strerror(errno));
+                        return 1;
+                }
+        }
+        /* Every line goes out before any reply is read: simultaneous CONNECTs. */
+        for (unsigned i = 0; i < n; i++)
+                if (send(c[i].fd, line, (size_t) len, MSG_NOSIGNAL) != len) {
+                        c[i].done = true;
+                        left--;
+                        t.closed++;
+                }
+        while (left > 0 && stream_now_s() - t0 < MANY_DEADLINE_S) {
+                unsigned k = 0;
+
+                for (unsigned i = 0; i < n; i++)
+                        if (!c[i].done)
+                                p[k++] = (struct pollfd) { .fd = c[i].fd, .events = POLLIN };
+                if (poll(p, k, 1000) < 0 && errno != EINTR)
+                        break;
+                for (unsigned i = 0, j = 0; i < n; i++) {
+                        if (c[i].done)
+                                continue;
+                        if (p[j++].revents && !many_read(&c[i], i, &t)) {
+                                c[i].done = true;
+                                close(c[i].fd);
+                                left--;
+                        }
+                }
+        }
+        if (t.served == n) {
+                printf("E2E-PEER-MANY-OK %u simultaneous CONNECTs to port %u served in %.1f s\n", n, port,
+                       stream_now_s() - t0);
+                return 0;
+        }
+        printf("E2E-PEER-MANY-FAIL of %u simultaneous CONNECTs to port %u: %u served, %u closed, %u reset, "
+               "%u malformed, %u unanswered (after %.1f s)\n", n, port, t.served, t.closed, t.reset, t.bad, left,
+               stream_now_s() - t0);
+        return 1;
+}
+
 static uint64_t num(const char *s, const char *what) {
         char *end;
         unsigned long long v;
@@ -298,7 +430,8 @@ static uint64_t num(const char *s, const char *what) {
 static void usage(void) {
         fputs("usage: e2e-peer serve PATH echo|sink|source [MIB SEED] [--fast] [--cpu-pid PID]\n"
               "       e2e-peer send|recv MIB SEED [--fast] [--cpu-pid PID] (--uds PATH --port P | -- CMD...)\n"
-              "       e2e-peer expect MIB SEED\n", stderr);
+              "       e2e-peer expect MIB SEED\n"
+              "       e2e-peer connect-many PATH PORT N\n", stderr);
         exit(2);
 }
 
@@ -333,6 +466,8 @@ int main(int argc, char **argv) {
         if (strcmp(args[0], "serve") == 0 && (nargs == 3 || nargs == 5))
                 return cmd_serve(args[1], args[2], nargs == 5 ? num(args[3], "MiB") : 0,
                                  nargs == 5 ? num(args[4], "seed") : 0);
+        if (strcmp(args[0], "connect-many") == 0 && nargs == 4)
+                return cmd_connect_many(args[1], (unsigned) num(args[2], "port"), (unsigned) num(args[3], "count"));
         if (strcmp(args[0], "expect") == 0 && nargs == 3) {
                 char line[STREAM_LINE_MAX];
                 uint64_t mib = num(args[1], "MiB");
