@@ -66,7 +66,8 @@ for sig in TERM HUP INT; do
         vpid=$BG
         i=0
         until [ -S "$T/vhost-$sig/vsock.sock" ] || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
-        check_eq "vhost.sock vsock.sock " "$(left "$T/vhost-$sig")" "hvsock-vhost made its two sockets"
+        check_eq "vhost.sock vhost.sock.lock vsock.sock vsock.sock.lock " "$(left "$T/vhost-$sig")" \
+                "hvsock-vhost made its two sockets, each with the lock file beside it"
         stop "$vpid" $sig 0 "hvsock-vhost" "$T/vhost-$sig"
 done
 

@@ -49,7 +49,9 @@ wait_exit "$D" "hvsock-sessiond after SIGTERM"
 
 # ---- a daemon run by an ordinary user takes root and that user ----
 export HVSOCK_RUNTIME_DIR="$T/run-nobody"
-mkdir "$HVSOCK_RUNTIME_DIR"
+# Its own runtime directory, which it must be able to trust: not writable
+# by others (this test runs under umask 000).
+mkdir -m 0755 "$HVSOCK_RUNTIME_DIR"
 chown 65534:65534 "$HVSOCK_RUNTIME_DIR"
 bg $NOBODY "$S" --listen loopback 2>"$T/d2.err"
 D=$BG
