@@ -660,6 +660,8 @@ const char *session_error_name(uint32_t code) {
                 return "internal error";
         case SESSION_E_AUTH:
                 return "authentication failed";
+        case SESSION_E_TIMEOUT:
+                return "timed out";
         default:
                 return "unknown error";
         }

@@ -70,6 +70,7 @@ enum session_error {
         SESSION_E_UNSUPPORTED = 10, /* a feature this daemon does not offer */
         SESSION_E_INTERNAL = 11,   /* the daemon failed (out of memory, ...) */
         SESSION_E_AUTH = 12,       /* missing or invalid credentials */
+        SESSION_E_TIMEOUT = 13,    /* the client sent no request in time */
 };
 
 /* EXEC flags. */

@@ -85,6 +85,8 @@ struct session {
         struct session_out out;
         bool peer_eof, shut_wr;
         uint64_t linger_deadline;
+        /* Until the request came: when the client's time is up. */
+        uint64_t request_deadline;
         /* Handed off: when the helper is killed, its client being gone. */
         uint64_t orphan_deadline;
         bool orphan_killed;
@@ -114,6 +116,7 @@ struct session_server {
         struct session_admit admit;
         struct session *sessions;
         unsigned n_sessions, next_id;
+        uint32_t request_timeout_s;
         unsigned n_rejecting; /* refused connections, still being answered */
         sigset_t old_mask;
         bool quit;
@@ -240,6 +243,7 @@ static int new_session(struct session_server *srv, int fd) {
         session_parser_init(s->in);
         s->stdin_window = SESSION_WINDOW_INITIAL;
         s->credit[SESSION_STDOUT] = s->credit[SESSION_STDERR] = SESSION_WINDOW_INITIAL;
+        s->request_deadline = now_ms() + (uint64_t) srv->request_timeout_s * 1000;
         session_out_hello_caps(&s->out, SESSION_VERSION_MIN, SESSION_VERSION_MAX,
                                srv->auth == SESSION_SERVER_AUTH_PAM ? SESSION_CAP_AUTH_PASSWORD : 0);
         s->next = srv->sessions;
@@ -1302,12 +1306,20 @@ static bool handed_off_progress(struct session *s) {
 
 /* Does what can be done now, then sets the epoll interests. Returns false
  * when the session is over and was freed. */
+/* Before its request a session holds a slot on the client's word alone:
+ * that wait is bounded (--request-timeout). */
+static bool awaiting_request(const struct session *s) {
+        return s->phase == PHASE_HELLO || s->phase == PHASE_AUTH || s->phase == PHASE_EXEC;
+}
+
 static bool session_progress(struct session *s) {
         struct session_server *srv = s->srv;
         uint32_t ev;
         int r;
 
         read_pam_reports(s);
+        if (awaiting_request(s) && now_ms() >= s->request_deadline)
+                session_fail(s, SESSION_E_TIMEOUT, "no request within %u s of connecting", srv->request_timeout_s);
         if (s->phase == PHASE_HANDED_OFF)
                 return handed_off_progress(s);
         if (s->phase == PHASE_RUNNING) {
@@ -1409,6 +1421,7 @@ static int next_timeout(const struct session_server *srv) {
         for (const struct session *s = srv->sessions; s; s = s->next) {
                 uint64_t d = s->phase == PHASE_CLOSING && s->shut_wr ? s->linger_deadline
                              : s->phase == PHASE_RUNNING && !s->timed_out ? s->deadline
+                             : awaiting_request(s)                        ? s->request_deadline
                              : s->phase == PHASE_HANDED_OFF && s->peer_eof && !s->orphan_killed && !s->reaped
                                      ? s->orphan_deadline
                                      : 0;
@@ -1434,6 +1447,7 @@ int session_server_new(struct hvsock_listener *l, const struct session_server_co
                 .self = geteuid(),
         };
         srv->pam_service = cfg && cfg->pam_service ? cfg->pam_service : SESSION_PAM_SERVICE;
+        srv->request_timeout_s = cfg && cfg->request_timeout_s ? cfg->request_timeout_s : SESSION_REQUEST_TIMEOUT_DEFAULT;
         srv->listener = (struct watch) { W_LISTENER, hvsock_listener_fd(l), 0 };
         /* Resolved now: a child that switched users may not read /proc/self/exe. */
         srv->self_exe = realpath("/proc/self/exe", NULL);

@@ -15,6 +15,9 @@
 #define SESSION_SERVER_MAX_SESSIONS_DEFAULT 64u
 /* How long a session that is being closed may take to read its last frames. */
 #define SESSION_LINGER_MS 2000
+/* How long a client has from connecting to sending its request (with
+ * --auth pam that includes typing a password): sshd's LoginGraceTime. */
+#define SESSION_REQUEST_TIMEOUT_DEFAULT 120u
 
 struct session_server;
 
@@ -27,6 +30,7 @@ struct session_server_config {
         uint32_t max_sessions; /* 0: the default */
         enum session_server_auth auth;
         const char *pam_service; /* NULL: SESSION_PAM_SERVICE */
+        uint32_t request_timeout_s; /* 0: SESSION_REQUEST_TIMEOUT_DEFAULT */
 };
 
 /*

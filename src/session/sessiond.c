@@ -29,7 +29,7 @@
 
 static void help(void) {
         printf("Usage: hvsock-sessiond [--listen VM] [--auth host|pam] [--max-sessions N]\n"
-               "                       [--socket-owner USER] [--group GROUP]\n\n"
+               "                       [--request-timeout SECONDS] [--socket-owner USER] [--group GROUP]\n\n"
                "Serve the VM Session Service (service ID 0000%04x-facb-11e6-bd58-64006a7986d3, port %u):\n"
                "run the commands and shells that `hvsock exec` and `hvsock shell` ask for.\n\n"
                "Options:\n"
@@ -40,12 +40,15 @@ static void help(void) {
                "                          pam: require a user and password, checked through PAM\n"
                "                          (service hvsock-sessiond), and run as that user in a PAM session\n"
                "  -m, --max-sessions N    sessions served at once, 1..4096 (default %u)\n"
+               "      --request-timeout S seconds a client has from connecting to sending its\n"
+               "                          request, password included, 1..3600 (default %u)\n"
                "      --socket-owner USER owner of the socket files this daemon listens on\n"
                "                          (local and hybrid transports; mode 0660), a name or uid\n"
                "      --group GROUP       their group, whose members may connect; a name or gid\n"
                "  -h, --help              show this help\n"
                "  -V, --version           show the version\n",
-               (unsigned) SESSION_PORT, (unsigned) SESSION_PORT, SESSION_SERVER_MAX_SESSIONS_DEFAULT);
+               (unsigned) SESSION_PORT, (unsigned) SESSION_PORT, SESSION_SERVER_MAX_SESSIONS_DEFAULT,
+               SESSION_REQUEST_TIMEOUT_DEFAULT);
 }
 
 static int usage(const char *fmt, const char *arg) {
@@ -94,6 +97,7 @@ int main(int argc, char **argv) {
                 { "listen", required_argument, NULL, 'l' },
                 { "auth", required_argument, NULL, 'a' },
                 { "max-sessions", required_argument, NULL, 'm' },
+                { "request-timeout", required_argument, NULL, 'T' },
                 { "socket-owner", required_argument, NULL, 'O' },
                 { "group", required_argument, NULL, 'G' },
                 {},
@@ -145,6 +149,13 @@ int main(int argc, char **argv) {
                         if (errno || end == optarg || *end || v < 1 || v > 4096)
                                 return usage("invalid --max-sessions '%s': expected 1..4096", optarg);
                         cfg.max_sessions = (uint32_t) v;
+                        break;
+                case 'T':
+                        errno = 0;
+                        v = strtol(optarg, &end, 10);
+                        if (errno || end == optarg || *end || v < 1 || v > 3600)
+                                return usage("invalid --request-timeout '%s': expected 1..3600 seconds", optarg);
+                        cfg.request_timeout_s = (uint32_t) v;
                         break;
                 case 'O':
                         r = parse_user(optarg, &owner);

@@ -2,7 +2,8 @@
 # hvsock-sessiond under load: 200 `hvsock exec` clients start at once against
 # --max-sessions 4. The four that get a slot run a command that holds it until
 # every other client has finished; each of those others must get the BUSY
-# message and exit 255, none a reset, a broken pipe or a timeout.
+# message and exit 255, none a reset, a broken pipe or a timeout. Then a
+# client that never sends its request loses its slot after --request-timeout.
 . "$(dirname "$0")/lib.sh"
 
 S=$BUILD_DIR/src/session/hvsock-sessiond
@@ -75,4 +76,31 @@ expect 0 "the daemon serves again once the slots are free" "$H" exec loopback --
 kill -TERM "$D"
 wait_exit "$D" "hvsock-sessiond after SIGTERM"
 check_eq 0 "$RC" "hvsock-sessiond exits 0 on SIGTERM"
+
+# A client that connects and says nothing holds its slot only until
+# --request-timeout: with one slot, the next client is served after it.
+bg "$S" --listen loopback --max-sessions 1 --request-timeout 1 2>"$T/d2.err"
+D=$BG
+wait_file_text "$T/d2.err" "listening on"
+bg python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+open(sys.argv[2], "w").close()
+s.settimeout(20)
+got = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    got += b
+# HELLO, then ERROR 13 (TIMEOUT), then the close.
+sys.exit(0 if b"\x02\x03\x00\x00" in got and b"\x0d\x00\x00\x00" in got else 1)' "$HVSOCK_RUNTIME_DIR/local/24149" "$T/silent-in"
+silent=$BG
+within 10 "the silent client did not connect" test -e "$T/silent-in"
+wait_exit "$silent" "the silent client"
+check_eq 0 "$RC" "the silent client got ERROR TIMEOUT and was closed"
+check_contains "$T/d2.err" "timed out: no request within 1 s of connecting" "the daemon logs why"
+expect 0 "its slot serves the next client" "$H" exec loopback -- true
+kill -TERM "$D"
+wait_exit "$D" "the second hvsock-sessiond"
 finish
