@@ -6,11 +6,13 @@
  * Which connections hvsock-sessiond takes, and when it accepts them
  * (session-server.c then makes and runs the sessions):
  *
- * - --auth host trusts the peer the hypervisor vouches for. A UNIX-socket
- *   peer (the local transport, or the device process of the hybrid one) is
- *   a process on this machine instead, so only root and the daemon's own
- *   user are taken, by SO_PEERCRED; anyone else is answered ERROR
- *   PERMISSION. --auth pam takes anyone: it checks credentials.
+ * - --auth host trusts the peer the hypervisor vouches for: over vsock,
+ *   the host (CID 2) only, not vsock loopback (CID 1: any user of this
+ *   machine) or another CID. A UNIX-socket peer (the local transport, or
+ *   the device process of the hybrid one) is a process on this machine, so
+ *   only root and the daemon's own user are taken, by SO_PEERCRED. Anyone
+ *   else is answered ERROR PERMISSION. --auth pam takes anyone: it checks
+ *   credentials.
  * - beyond the session limit a connection is answered ERROR BUSY. At most
  *   SESSION_ADMIT_ANSWERING refused connections are being answered at once;
  *   while they are all in use the daemon stops accepting, and the next

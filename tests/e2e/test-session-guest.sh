@@ -13,6 +13,8 @@
 #                                       on a real pseudo-terminal (python3's pty):
 #                                       /dev/pts/N there, window size, exit status,
 #                                       this terminal restored
+#   --auth host and guest users         hvsock exec loopback inside the guest
+#                                       (vsock loopback) is refused, even as root
 #
 #   tests/e2e/test-session-guest.sh   (BUILD_DIR: the meson build dir)
 #   HVSOCK_E2E_CACHE=DIR   downloads and kernel (default ~/.cache/hvsock-e2e)
@@ -72,6 +74,15 @@ if ! gcc -static -O2 -std=gnu11 -D_GNU_SOURCE -DHVSOCK_VERSION='"e2e"' -DHVSOCK_
         echo "FAIL: cannot link hvsock-sessiond statically"
         exit 1
 fi
+# The hvsock tool too: a user of the guest attacks the daemon with it.
+if ! gcc -static -O2 -std=gnu11 -D_GNU_SOURCE -DHVSOCK_VERSION='"e2e"' -DHVSOCK_NO_PAM \
+        -I"$top/include" -I"$src/basic" -I"$src/lib" -I"$src/session" -I"$src/cli" \
+        "$src"/basic/*.c "$src"/lib/*.c $(ls "$src"/session/*.c | grep -v /sessiond.c) "$src"/cli/*.c \
+        -luuid -lcrypto -lpthread -o "$work/hvsock" 2>"$work/gcc-cli.log"; then
+        cat "$work/gcc-cli.log"
+        echo "FAIL: cannot link hvsock statically"
+        exit 1
+fi
 
 cat >"$work/scenario" <<'EOF'
 [ -c /dev/vsock ] || { echo "no /dev/vsock"; exit 1; }
@@ -96,7 +107,8 @@ wait "$sd"
 echo E2E-SESSION-DONE
 EOF
 "$guest/build-initramfs" "$cache" "$work/initrd.cpio.gz" \
-        --add "$work/hvsock-sessiond:/usr/sbin/hvsock-sessiond" --init "$work/scenario" >/dev/null
+        --add "$work/hvsock-sessiond:/usr/sbin/hvsock-sessiond" --add "$work/hvsock:/usr/bin/hvsock" \
+        --init "$work/scenario" >/dev/null
 
 "$vhost" --socket "$work/vhost.sock" --guest-cid 3 --uds-path "$uds" --vm e2e-vm 2>"$work/vhost.log" &
 vpid=$!
@@ -260,6 +272,22 @@ if after != cooked:
 print("  ok: the terminal settings are restored")
 EOF
 python3 "$work/drive-shell.py" "$hvsock" || fail "hvsock shell on a pseudo-terminal"
+
+echo "== --auth host and the guest's own users (vsock loopback, CID 1)"
+# A user of the guest reaches the daemon over vsock loopback: that is not the
+# host the hypervisor vouches for, so it is refused, whoever asks.
+attack='HVSOCK_TRANSPORTS=vsock HVSOCK_RUNTIME_DIR=/tmp/lo-run-$(id -u) hvsock exec loopback -- id -u'
+for who in nobody root; do
+        run lo "$hvsock" exec e2e-vm -- sh -c '
+                grep -q "^nobody:" /etc/passwd || echo "nobody:x:65534:65534:nobody:/:/bin/sh" >>/etc/passwd
+                exec su "$1" -s /bin/sh -c "$2"' sh "$who" "$attack"
+        if [ $rc -eq 255 ] && [ ! -s "$work/lo.out" ] &&
+                grep -q "accepts vsock connections only from the host (CID 2); CID 1 is refused" "$work/lo.err"; then
+                ok "as $who in the guest, hvsock exec loopback is refused: $(cat "$work/lo.err")"
+        else
+                fail "hvsock exec loopback as $who in the guest: exit $rc, '$(cat "$work/lo.out")' $(cat "$work/lo.err")"
+        fi
+done
 
 echo "== ending the guest through a session"
 run done "$hvsock" exec e2e-vm -- touch /tmp/done
