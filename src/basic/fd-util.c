@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/openat2.h>
@@ -7,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -170,4 +172,17 @@ int openat_nofollow(int dirfd, const char *name, int flags, mode_t mode) {
                 return negative_errno();
         fd = openat(dirfd, name, flags | O_NOFOLLOW, mode);
         return fd < 0 ? negative_errno() : (int) fd;
+}
+
+int rlimit_nofile_raise(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return negative_errno();
+        if (rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        return negative_errno();
+        }
+        return rl.rlim_cur > INT_MAX ? INT_MAX : (int) rl.rlim_cur;
 }

@@ -40,4 +40,10 @@ int mkdir_p(const char *path, mode_t mode);
  * -ELOOP when name is a link, -EXDEV when it leads outside dirfd. */
 int openat_nofollow(int dirfd, const char *name, int flags, mode_t mode);
 
+/* Raises the soft limit of open descriptors to the hard one, for a daemon
+ * that holds one per connection and never execs (its children would inherit
+ * a limit select() cannot live with). Returns the limit now in force
+ * (capped at INT_MAX) or -errno. */
+int rlimit_nofile_raise(void);
+
 #endif

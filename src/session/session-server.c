@@ -42,6 +42,10 @@
 /* How long a copy helper whose client went away has to end on its own
  * (it is then lingering after its EXIT) before it is killed. */
 #define HELPER_GRACE_MS 1000
+/* Out of descriptors, the listener rests this long unless a session ends;
+ * failures closer than the quiet time are one burst, logged once. */
+#define STARVED_RETRY_MS 1000
+#define STARVED_QUIET_MS 5000
 
 enum watch_kind { W_LISTENER, W_SIGNAL, W_SOCK, W_PIPE, W_PAM };
 
@@ -117,6 +121,9 @@ struct session_server {
         struct session *sessions;
         unsigned n_sessions, next_id;
         uint32_t request_timeout_s;
+        /* Out of descriptors: the listener rests until then (now_ms()) or
+         * until a session ends, and clients wait in its backlog. */
+        uint64_t starved_until, starved_logged;
         unsigned n_rejecting; /* refused connections, still being answered */
         sigset_t old_mask;
         bool quit;
@@ -182,6 +189,7 @@ static void session_free(struct session *s) {
         srv->n_sessions--;
         if (s->rejecting)
                 srv->n_rejecting--;
+        srv->starved_until = 0; /* descriptors are free again */
         /* A command whose client is gone has no one to report to. The
          * SIGCHLD handler reaps it. */
         session_kill(s, SIGKILL);
@@ -270,8 +278,17 @@ static void accept_sessions(struct session_server *srv) {
                         session_fail(srv->sessions, ad.refuse, "%s", ad.why);
                 }
         }
-        /* Out of fds or memory: the client is refused, the daemon goes on. */
-        if (r < 0)
+        if (r == -EMFILE || r == -ENFILE || r == -ENOMEM || r == -ENOBUFS) {
+                /* Watched, the listener would report the same client again
+                 * at once and spin the loop. Logged once per burst. */
+                uint64_t now = now_ms();
+
+                if (!srv->starved_logged || now - srv->starved_logged >= STARVED_QUIET_MS)
+                        fprintf(stderr, "hvsock-sessiond: accepting: %s; clients wait in the backlog until a "
+                                "session ends\n", hvsock_strerror(r));
+                srv->starved_logged = now;
+                srv->starved_until = now + STARVED_RETRY_MS;
+        } else if (r < 0)
                 fprintf(stderr, "hvsock-sessiond: accepting: %s\n", hvsock_strerror(r));
 }
 
@@ -279,6 +296,10 @@ static void accept_sessions(struct session_server *srv) {
  * otherwise clients wait in its backlog (session-admit.h). */
 static void watch_listener(struct session_server *srv) {
         bool room = session_admit_room(&srv->admit, srv->n_sessions - srv->n_rejecting, srv->n_rejecting);
+
+        if (srv->starved_until && now_ms() >= srv->starved_until)
+                srv->starved_until = 0;
+        room = room && !srv->starved_until;
 
         (void) watch_set(srv, &srv->listener, room ? EPOLLIN : 0);
 }
@@ -1416,7 +1437,7 @@ static void read_signals(struct session_server *srv) {
 }
 
 static int next_timeout(const struct session_server *srv) {
-        uint64_t next = 0;
+        uint64_t next = srv->starved_until;
 
         for (const struct session *s = srv->sessions; s; s = s->next) {
                 uint64_t d = s->phase == PHASE_CLOSING && s->shut_wr ? s->linger_deadline

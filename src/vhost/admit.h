@@ -21,12 +21,19 @@
 
 /* How long without a refusal ends a burst (the next one is logged again). */
 #define ADMIT_BURST_QUIET_MS 1000
+/* Out of descriptors, the listener rests this long unless a connection
+ * closes first; failures that follow each other closer than the quiet time
+ * are one burst (logged once). */
+#define ADMIT_STARVED_RETRY_MS 1000
+#define ADMIT_STARVED_QUIET_MS 5000
 
 struct admit {
         struct ev_loop *loop;
         struct ev_source *listener; /* the device's host listener, not owned */
-        bool paused;                /* at the pending limit: not watched */
-        uint64_t host_refused_ms, guest_refused_ms; /* last refusal (now_ms()), 0: none */
+        bool paused;                /* at the pending limit */
+        uint64_t starved_until;     /* out of descriptors: rest until then (now_ms()), 0: not */
+        bool watched;               /* the listener is in the loop's set with EPOLLIN */
+        uint64_t host_refused_ms, guest_refused_ms, starved_ms; /* last of each (now_ms()), 0: none */
 };
 
 void admit_init(struct admit *a, struct ev_loop *loop, struct ev_source *listener);
@@ -38,6 +45,18 @@ bool admit_host_room(struct admit *a, unsigned n_line, unsigned max_pending, uin
 
 /* A host client finished its line (or went away): watch the listener again. */
 void admit_host_line_done(struct admit *a);
+
+/* accept() failed with err. Out of descriptors (EMFILE, ENFILE) or memory,
+ * the listener would report the waiting client again at once and spin the
+ * loop: it rests instead, until a connection closes (admit_fd_freed()) or
+ * ADMIT_STARVED_RETRY_MS pass (admit_tick()), and the clients wait in its
+ * backlog. Counted in *starved, logged once per burst. */
+void admit_host_accept_failed(struct admit *a, int err, uint64_t *starved);
+/* A connection closed: a resting listener is watched again. */
+void admit_fd_freed(struct admit *a);
+/* Called every loop turn: ends a rest that is over. Returns the ms until
+ * it is, or -1. */
+int admit_tick(struct admit *a);
 
 /* Refuses a host client at the connection limit: reads what it already sent
  * (so the close is a clean end of stream, not a reset), closes fd, counts it

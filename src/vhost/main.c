@@ -19,6 +19,7 @@
 #include <hvsock/hvsock.h>
 
 #include "ev.h"
+#include "fd-util.h"
 #include "macro.h"
 #include "registry.h"
 #include "signal-util.h"
@@ -26,6 +27,11 @@
 #include "user-util.h"
 #include "vhost-user.h"
 #include "vsock.h"
+
+/* Descriptors the device holds besides its connections: the loop, the
+ * listeners and their locks, the timer, QEMU's socket, eventfds of two
+ * rings, memory regions (at most 8), std streams, and some room. */
+#define FDS_OF_OUR_OWN 64u
 
 struct daemon {
         struct ev_loop loop;
@@ -158,11 +164,12 @@ static void print_stats(const struct daemon *dm) {
                 "\"refused\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"rst_sent\":%" PRIu64
                 ",\"rst_dropped\":%" PRIu64 ",\"dropped_cid\":%" PRIu64 ",\"dropped_malformed\":%" PRIu64
                 ",\"refused_max_connections\":%" PRIu64 ",\"host_refused_max_connections\":%" PRIu64
-                ",\"host_accept_paused\":%" PRIu64 "}\n",
+                ",\"host_accept_paused\":%" PRIu64 ",\"host_accept_starved\":%" PRIu64 "}\n",
                 dm->vu.guest_cid, vhost_user_attached(&dm->vu) ? "true" : "false",
                 dm->vu.suspended ? "true" : "false", vsock_dev_connections(dm->dev), st->refused,
                 st->timeouts, st->rst_sent, st->rst_dropped, st->dropped_cid, st->dropped_malformed,
-                st->refused_max_connections, st->host_refused_max_connections, st->host_accept_paused);
+                st->refused_max_connections, st->host_refused_max_connections, st->host_accept_paused,
+                st->host_accept_starved);
 }
 
 static void signal_event(struct ev_source *s, uint32_t revents) {
@@ -271,6 +278,14 @@ int main(int argc, char **argv) {
                                 "Try 'hvsock-vhost --help'.\n");
                 return 2;
         }
+
+        /* One descriptor per connection, and a few of our own: the usual
+         * soft limit of 1024 would run out before --max-connections. */
+        r = rlimit_nofile_raise();
+        if (r >= 0 && (uint64_t) r < (uint64_t) cfg.max_connections + FDS_OF_OUR_OWN)
+                fprintf(stderr, "hvsock-vhost: --max-connections %" PRIu32 " needs about %" PRIu32
+                        " descriptors and the limit is %d: clients beyond it wait until connections close\n",
+                        cfg.max_connections, cfg.max_connections + FDS_OF_OUR_OWN, r);
 
         r = hvsock_ctx_new(&ctx);
         if (r < 0) {

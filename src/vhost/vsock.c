@@ -361,6 +361,7 @@ static void conn_reset(struct vsock_conn *c, bool send_rst) {
         c->dead_next = d->dead;
         d->dead = c;
         d->n_conns--;
+        admit_fd_freed(&d->admit);
 }
 
 static void conn_free(struct vsock_conn *c) {
@@ -765,8 +766,11 @@ void vsock_dev_notify(struct vsock_dev *d) {
                 d->tx_call_deadline = now_ms() + TX_CALL_DELAY_MS;
 }
 
-int vsock_dev_timeout_ms(const struct vsock_dev *d) {
-        return d->tx_call_deadline != 0 ? ms_left(d->tx_call_deadline) : -1;
+int vsock_dev_timeout_ms(struct vsock_dev *d) {
+        int call = d->tx_call_deadline != 0 ? ms_left(d->tx_call_deadline) : -1;
+        int rest = admit_tick(&d->admit);
+
+        return call < 0 ? rest : rest < 0 || call < rest ? call : rest;
 }
 
 /* ---- guest -> host data ---- */
@@ -1225,8 +1229,10 @@ static void listener_event(struct ev_source *s, uint32_t revents) {
                 int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 struct vsock_conn *c;
 
-                if (fd < 0)
+                if (fd < 0) {
+                        admit_host_accept_failed(&d->admit, errno, &d->stats.host_accept_starved);
                         return;
+                }
                 if (d->n_conns >= d->cfg.max_connections) {
                         admit_host_refuse(&d->admit, fd, d->cfg.max_connections,
                                           &d->stats.host_refused_max_connections);

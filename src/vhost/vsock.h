@@ -63,6 +63,7 @@ struct vsock_stats {
         uint64_t refused_max_connections;      /* of refused, those at max_connections */
         uint64_t host_refused_max_connections; /* host clients refused at max_connections */
         uint64_t host_accept_paused; /* times the host listener stopped at max_pending_clients (clients wait in its backlog) */
+        uint64_t host_accept_starved; /* times accepting ran out of descriptors or memory (clients wait in the backlog) */
 };
 
 struct vsock_dev;
@@ -92,9 +93,10 @@ void vsock_dev_process_rx(struct vsock_dev *d);
  * turn, before waiting again for at most vsock_dev_timeout_ms(). */
 void vsock_dev_notify(struct vsock_dev *d);
 
-/* How long the loop may wait before vsock_dev_notify owes a call: -1 for
- * as long as it likes, else milliseconds (for epoll_wait). */
-int vsock_dev_timeout_ms(const struct vsock_dev *d);
+/* How long the loop may wait before vsock_dev_notify owes a call, or a
+ * listener resting for want of descriptors is watched again (admit.h): -1
+ * for as long as it likes, else milliseconds (for epoll_wait). */
+int vsock_dev_timeout_ms(struct vsock_dev *d);
 
 /* The driver went away (QEMU disconnected, or the device was stopped or
  * reset): close every host socket and drop every connection without telling
