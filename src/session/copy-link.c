@@ -183,6 +183,7 @@ static void write_messages(const uint8_t *p, size_t n) {
 
 static int handle_client(struct copy_link *l, const struct session_frame *f, bool want_data) {
         const char *msg;
+        uint32_t code;
         size_t len;
 
         switch (f->type) {
@@ -210,10 +211,9 @@ static int handle_client(struct copy_link *l, const struct session_frame *f, boo
                 l->ended = true;
                 return 0;
         case SESSION_ERROR:
-                if (session_error_decode(f, &l->res->error_code, &msg, &len) < 0)
+                if (session_error_decode(f, &code, &msg, &len) < 0)
                         break;
-                memcpy(l->res->error_message, msg, len);
-                l->res->error_message[len] = '\0';
+                session_result_set_error(l->res, code, msg, len);
                 l->ended = true;
                 return 0;
         default:

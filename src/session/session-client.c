@@ -14,6 +14,7 @@
 #include "fd-util.h"
 #include "macro.h"
 #include "session-client.h"
+#include "string-util.h"
 
 /* Room kept for WINDOW and SIGNAL frames ahead of stdin data. */
 #define OUT_RESERVE 256u
@@ -117,6 +118,18 @@ static int send_copy(struct client *c) {
         return session_out_copy(&c->out, &req);
 }
 
+void session_result_set_error(struct session_client_result *res, uint32_t code, const char *msg, size_t len) {
+        if (len > SESSION_ERROR_MESSAGE_MAX)
+                len = SESSION_ERROR_MESSAGE_MAX;
+        res->error_code = code;
+        memcpy(res->error_message, msg, len);
+        res->error_message[len] = '\0';
+        str_make_printable(res->error_message, len);
+        for (size_t i = 0; i < len; i++)
+                if (res->error_message[i] == '\n' || res->error_message[i] == '\t')
+                        res->error_message[i] = ' ';
+}
+
 /* Returns 1 when the session is over, 2 when it is handed over (a copy's
  * STARTED), 0 to go on, or -errno. */
 static int handle_frame(struct client *c, const struct session_frame *f) {
@@ -127,10 +140,9 @@ static int handle_frame(struct client *c, const struct session_frame *f) {
         int version;
 
         if (f->type == SESSION_ERROR) {
-                if (session_error_decode(f, &c->res->error_code, &msg, &len) < 0)
+                if (session_error_decode(f, &v, &msg, &len) < 0)
                         return fail(c, -EPROTO, "reading the daemon's error");
-                memcpy(c->res->error_message, msg, len);
-                c->res->error_message[len] = '\0';
+                session_result_set_error(c->res, v, msg, len);
                 return 1;
         }
         switch (c->phase) {

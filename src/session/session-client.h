@@ -23,6 +23,12 @@ struct session_client_result {
         int interrupted;         /* the signal that ended the session before the command started */
 };
 
+/* Keeps an ERROR's code and message (len bytes, not NUL-terminated) in res.
+ * The VM chose the message: it is kept as one line with whatever a terminal
+ * would take as a command replaced (str_make_printable), since it is printed
+ * as the client's own. */
+void session_result_set_error(struct session_client_result *res, uint32_t code, const char *msg, size_t len);
+
 /*
  * Runs e over sock (a connected stream socket, not owned; made
  * non-blocking). in_fd is relayed as the command's stdin until EOF (-1: an

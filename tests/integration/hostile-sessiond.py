@@ -151,6 +151,8 @@ def scenario(name, v, victim):
         a.dir("report.txt", 1)
         a.file("x", text, announce=SIZE_UNKNOWN)
         a.up()
+    elif name in ("escape-error-start", "escape-error-late"):
+        a.total(0)
     elif name in ("escape-name", "escape-message"):
         # Terminal escapes in a name the client prints, and (escape-message)
         # in a message line of the helper (sent by serve()).
@@ -209,7 +211,16 @@ def serve(conn, args, name):
     if args.log:
         with open(args.log, "a") as f:
             f.write("GET flags=%d %s\n" % (flags, " ".join(paths)))
+    evil = b"\x1b]2;owned\x07\x1b[2J\nhvsock: all copied"
+    if name == "escape-error-start":
+        # ERROR instead of STARTED, with escapes and a faked second line.
+        conn.sendall(frame(ERROR, CONTROL, struct.pack("<I", 8) + evil))
+        return
     conn.sendall(frame(STARTED, CONTROL, struct.pack("<I", os.getpid())))
+    if name == "escape-error-late":
+        conn.sendall(frame(DATA, STDOUT, b"T" + struct.pack("<Q", 0)))
+        conn.sendall(frame(ERROR, CONTROL, struct.pack("<I", 11) + evil))
+        return
     if name == "escape-message":
         conn.sendall(frame(DATA, STDERR, b"hvsock: in the VM: \x1b[2J\x1b]2;owned\x07\xc2\x9b31m all fine\n"))
     data = scenario(name, args.version, args.victim)

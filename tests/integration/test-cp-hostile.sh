@@ -53,7 +53,8 @@ empty() {
         pass "$1"
 }
 
-ALL="extra-top renamed-top dup-top dir-without-r setuid extra-bytes device dotdot escape-name escape-message silent"
+ALL="extra-top renamed-top dup-top dir-without-r setuid extra-bytes device dotdot escape-name escape-message
+     escape-error-start escape-error-late silent"
 for v in 1 2 3; do
         # shellcheck disable=SC2086
         peer $v $ALL
@@ -97,6 +98,14 @@ for v in 1 2 3; do
                 fail "escape sequences from the VM reached the terminal"
         fi
         pass "no escape character from the VM reaches stderr ($v)"
+        for e in escape-error-start escape-error-late; do
+                copy $v $e
+                check_eq 1 "$RC" "$e ($v): the copy fails"
+                check_err "?]2;owned??[2J hvsock: all copied" "$e ($v): the VM's ERROR message is printed on one line, its escapes made harmless"
+                if LC_ALL=C grep -q "$(printf '\033')" "$T/err"; then
+                        fail "$e ($v): escape sequences from the VM's ERROR reached the terminal"
+                fi
+        done
 
         # extra-top again, then neither EXIT nor a close.
         refused $v silent "refusing '$T/home-$v-silent/.bashrc' from the VM"
