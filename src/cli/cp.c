@@ -111,6 +111,7 @@ static int run_copy(int sock, struct session_parser *in, unsigned version, const
                 .peer = "the VM",
                 .progress = isatty(STDERR_FILENO),
                 .version = version,
+                .untrusted_sender = !put,
                 .expected = expected,
                 .n_expected = a->n,
         };

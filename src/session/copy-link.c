@@ -558,6 +558,10 @@ int copy_link_peek(struct copy_link *l, const uint8_t **ret, size_t max) {
         return (int) MIN(max, l->cur.len - l->cur_off);
 }
 
+bool copy_link_ended(const struct copy_link *l) {
+        return l->ended || l->closed || l->error;
+}
+
 void copy_link_consume(struct copy_link *l, size_t n) {
         l->cur_off += n;
 }

@@ -56,6 +56,9 @@ int copy_link_peek(struct copy_link *l, const uint8_t **ret, size_t max);
 void copy_link_consume(struct copy_link *l, size_t n);
 /* Receiver: exactly n bytes. Returns 0, -EPIPE or -errno. */
 int copy_link_read(struct copy_link *l, void *data, size_t n);
+/* Whether the session itself is over (EXIT or ERROR came, the connection
+ * closed or broke), as opposed to only the archive's channel having ended. */
+bool copy_link_ended(const struct copy_link *l);
 
 /* Helper: one message line (no newline) for the client's stderr. Lines that
  * find the buffer full are counted and summed up at the end. */

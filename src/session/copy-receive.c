@@ -77,10 +77,17 @@ _printf_(3, 4) static int refuse(struct receiver *rc, const struct target *t, co
 }
 
 static mode_t mode_for(const struct receiver *rc, uint32_t wire_mode) {
-        /* Never setuid, setgid or sticky from a peer, with -p or without. */
+        mode_t mode = wire_mode & 0777;
+
+        /* Never setuid, setgid or sticky from a peer, with -p or without. A
+         * sticky directory writable by others (a /tmp) must not become one
+         * where anybody may remove anybody's files: it loses that write
+         * permission with the bit. */
+        if (wire_mode & S_ISVTX)
+                mode &= ~(mode_t) 022;
         if (rc->o->flags & SESSION_COPY_PRESERVE)
-                return wire_mode & 0777;
-        return wire_mode & 0777 & ~rc->umask;
+                return mode;
+        return mode & ~rc->umask;
 }
 
 /* ---- what may come ---- */
@@ -111,7 +118,7 @@ static int entry_target(struct receiver *rc, struct target *t) {
  * component), each at most once, in order: the sender leaves out only the
  * sources it could not read. */
 static int admit_top(struct receiver *rc, const struct target *t) {
-        if (!rc->o->expected)
+        if (!rc->o->untrusted_sender)
                 return 0;
         while (rc->next_expected < rc->o->n_expected)
                 if (strcmp(rc->o->expected[rc->next_expected++], rc->m.name) == 0)
@@ -190,9 +197,16 @@ static int check_chunk(struct receiver *rc, const struct target *t, uint64_t ann
                                       (unsigned long long) announced);
                 return 0;
         }
+        /* A host copying in is trusted, and its older hvsock announced 0
+         * for a pipe or a /proc file. */
+        if (!rc->o->untrusted_sender)
+                return 0;
         if (len > rc->total - rc->received)
-                return refuse(rc, t, "more file data than the %llu bytes announced for the whole copy",
-                              (unsigned long long) rc->total);
+                return refuse(rc, t,
+                              "more file data than the %llu bytes announced for the whole copy (protocol "
+                              "version %u can announce no more: a pipe or a /proc file needs a newer "
+                              "hvsock-sessiond there)",
+                              (unsigned long long) rc->total, rc->o->version);
         rc->received += len;
         return 0;
 }
@@ -382,8 +396,10 @@ static int enter_dir(struct receiver *rc, struct target *t) {
         return 0;
 }
 
-/* The end of a directory: its mode (when made here or with -p) and time
- * (with -p) are set only now, once its entries are written. */
+/* The end of a directory: its mode (when made here) and time (with -p) are
+ * set only now, once its entries are written. A directory that was there
+ * before keeps its mode, -p or not: the peer does not get to open up (or
+ * lock) a directory of this machine such as /tmp by merging into it. */
 static void leave_dir(struct receiver *rc, bool finish) {
         struct level *lv = &rc->levels[--rc->depth];
         bool preserve = rc->o->flags & SESSION_COPY_PRESERVE;
@@ -391,7 +407,7 @@ static void leave_dir(struct receiver *rc, bool finish) {
         if (finish && lv->fd >= 0) {
                 struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { lv->m.mtime_s, (long) lv->m.mtime_ns } };
 
-                if ((preserve || lv->created) && fchmod(lv->fd, mode_for(rc, lv->m.mode)) < 0) {
+                if (lv->created && fchmod(lv->fd, mode_for(rc, lv->m.mode)) < 0) {
                         copy_report(rc->o, &rc->p, "setting the mode of '%s%s': %s", rc->o->prefix, lv->path,
                                     strerror(errno));
                         rc->failed = 1;
@@ -538,6 +554,11 @@ int copy_receive(struct copy_link *l, const char *dest, const struct copy_option
         r = open_dest(rc, dest);
         if (r == 0) {
                 r = receive_loop(rc);
+                /* The archive ended before its E while the session goes on:
+                 * a sender that stopped in the middle has nothing more to
+                 * say, and is not waited for. */
+                if (r == -EPIPE && !copy_link_ended(l))
+                        r = -EPROTO;
                 if (r == 0)
                         progress_add(&rc->p, 0, true);
                 progress_clear(&rc->p);

@@ -141,10 +141,12 @@ static uint64_t source_size(const char *path, bool recursive) {
 /* ---- files ---- */
 
 /* The chunks of one file, each read straight into a DATA frame behind its
- * length, up to limit bytes (the size announced, or SIZE_UNKNOWN: to the
- * end). A pipe or device is waited on while the session is served, so a
- * receiver that stops is noticed even when the source is silent. Returns 0,
- * 1 when the file was aborted (reported), or -errno of the stream. */
+ * length, to its end but never beyond limit bytes (the size announced, or
+ * SIZE_UNKNOWN). A file that ends sooner (it shrank, or it is a sysfs file
+ * that says 4096) simply ends there. A pipe or device is waited on while the
+ * session is served, so a receiver that stops is noticed even when the
+ * source is silent. Returns 0, 1 when the file was aborted (reported), or
+ * -errno of the stream. */
 static int send_chunks(struct sender *s, const char *path, int in, bool slow, uint64_t limit, struct file_digest *d,
                        uint64_t *size) {
         int r = 0;
@@ -167,12 +169,8 @@ static int send_chunks(struct sender *s, const char *path, int in, bool slow, ui
                 n = read(in, p + 4, want);
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n < 0 || (n == 0 && limit != SIZE_UNKNOWN)) {
-                        if (n < 0)
-                                copy_report(s->o, &s->p, "reading '%s%s': %s", s->o->prefix, path, strerror(errno));
-                        else
-                                copy_report(s->o, &s->p, "reading '%s%s': it shrank while it was copied", s->o->prefix,
-                                            path);
+                if (n < 0) {
+                        copy_report(s->o, &s->p, "reading '%s%s': %s", s->o->prefix, path, strerror(errno));
                         s->failed = 1;
                         r = archive_put_u32(s->l, CHUNK_ABORT);
                         return r < 0 ? r : 1; /* no size or digest follows */
@@ -187,10 +185,10 @@ static int send_chunks(struct sender *s, const char *path, int in, bool slow, ui
         }
 }
 
-/* The size a file is announced with in version 3: a regular file's, as it
- * was when opened (data it gains later is not sent), except a top-level
- * one that says 0 (a /proc or sysfs file) and pipes and devices, which are
- * read to their end. */
+/* The size a file is announced with in version 3, the most it will send: a
+ * regular file's, as it was when opened (data it gains later is not sent),
+ * except a top-level one that says 0 (a /proc file) and pipes and devices,
+ * which are read to their end. */
 static uint64_t announced_size(const struct stat *st, bool top) {
         if (S_ISREG(st->st_mode) && !(top && st->st_size == 0))
                 return (uint64_t) st->st_size;

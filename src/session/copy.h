@@ -32,9 +32,11 @@ struct copy_options {
         bool progress;       /* draw a progress bar on stderr (a terminal) */
         unsigned version;    /* the session's protocol version: digest, announcements, links */
         struct copy_link *messages; /* the helper: report through the session, not stderr */
-        /* Receiver: the names of the sources asked for (their last
-         * components), in order; the only top-level entries accepted.
-         * NULL: any (the helper, whose sender is the trusted host). */
+        /* Receiver: the sender is the VM, which is not trusted: only the
+         * sources asked for (expected: their last components, in order)
+         * are taken at the top, and in versions 1 and 2 no more data than
+         * T announced. False in the helper, whose sender is the host. */
+        bool untrusted_sender;
         char *const *expected;
         size_t n_expected;
 };

@@ -107,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         o.version = versions[data[0] & 3];
         o.flags = (data[0] & 4 ? SESSION_COPY_RECURSIVE : 0) | (data[0] & 8 ? SESSION_COPY_PRESERVE : 0);
+        o.untrusted_sender = true;
         o.expected = data[0] & 32 ? two : one;
         o.n_expected = data[0] & 32 ? 2 : 1;
         if (data[0] & 32)

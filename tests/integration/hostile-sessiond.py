@@ -153,6 +153,13 @@ def scenario(name, v, victim):
         a.up()
     elif name in ("escape-error-start", "escape-error-late"):
         a.total(0)
+    elif name == "truncated":
+        # A directory and a file, then the archive's channel ends (EOF on
+        # stdout, no E) and the daemon says nothing more.
+        a.total(len(text))
+        a.dir("report.txt", 1)
+        a.file("inside", text)
+        return bytes(a.b)
     elif name in ("escape-name", "escape-message"):
         # Terminal escapes in a name the client prints, and (escape-message)
         # in a message line of the helper (sent by serve()).
@@ -227,7 +234,9 @@ def serve(conn, args, name):
     # Well within the client's initial 256 KiB window: no WINDOW needed.
     for i in range(0, len(data), 65536):
         conn.sendall(frame(DATA, STDOUT, data[i:i + 65536]))
-    if name == "silent":
+    if name == "truncated":
+        conn.sendall(frame(EOF, STDOUT))
+    if name in ("silent", "truncated"):
         # Say nothing more and keep the connection: the client must not wait.
         conn.settimeout(30)
         try:

@@ -72,8 +72,8 @@ for v in 1 2 3; do
 
         copy $v setuid -r -p
         check_eq 0 "$RC" "setuid ($v): the tree copies"
-        check_eq "777 755 775" "$(stat -c %a "$HOME_DIR/report.txt" "$HOME_DIR/report.txt/suid" "$HOME_DIR/report.txt/sgid" | tr '\n' ' ' | sed 's/ $//')" \
-                "setuid ($v): -p keeps permission bits, never setuid, setgid or sticky"
+        check_eq "755 755 775" "$(stat -c %a "$HOME_DIR/report.txt" "$HOME_DIR/report.txt/suid" "$HOME_DIR/report.txt/sgid" | tr '\n' ' ' | sed 's/ $//')" \
+                "setuid ($v): -p keeps permission bits, never setuid, setgid or sticky (07777 becomes 0755: no sticky, so no write for others)"
 
         if [ $v = 3 ]; then
                 refused $v extra-bytes "refusing '$T/home-$v-extra-bytes/report.txt' from the VM: more data than the 10 bytes announced for it"
@@ -117,7 +117,7 @@ check_contains "$T/peer.log" "GET flags=0 /srv/report.txt" "the client asked for
 # Version 3 announces entry counts and carries links.
 mkdir "$VICTIM.d"
 echo original >"$VICTIM.f"
-peer 3 extra-entries top-link stream-in-dir link-then-dir link-then-file
+peer 3 extra-entries top-link stream-in-dir link-then-dir link-then-file truncated
 refused 3 extra-entries "refusing '$T/home-3-extra-entries/report.txt/second' from the VM: more entries in its directory than the 1 announced" -r
 [ -f "$HOME_DIR/report.txt/first" ] && [ ! -e "$HOME_DIR/report.txt/second" ] ||
         fail "extra-entries: expected first and not second"
@@ -137,6 +137,8 @@ check_eq 0 "$RC" "link-then-file: the copy ends well"
 check_eq "original" "$(cat "$VICTIM.f")" "link-then-file: the file replaced the link, nothing was written through it"
 [ -f "$HOME_DIR/report.txt/f" ] && [ ! -L "$HOME_DIR/report.txt/f" ] || fail "link-then-file: f is not a regular file"
 pass "link-then-file: f is a regular file"
+refused 3 truncated "malformed archive stream from the VM" -r
+pass "an archive cut short while the session stays open: the client does not wait"
 wait_exit "$PEER_PID" "the hostile daemon (version 3 links)"
 
 finish

@@ -70,6 +70,26 @@ expect 0 "a link named on the command line is followed, as by cp" "$H" cp "loopb
 [ -f "$T/local/toplink" ] && [ ! -L "$T/local/toplink" ] || fail "the top-level link was not resolved"
 check_eq data "$(cat "$T/local/toplink")" "the file it names was copied"
 
+# ---- modes the VM asks for, and what was there before ----
+mkdir -p "$T/vm/pub/sub"
+chmod 1777 "$T/vm/pub"
+expect 0 "-r -p of a sticky directory that anybody may write to" "$H" cp -r -p "loopback:$T/vm/pub" "$T/local/pub"
+check_eq 755 "$(stat -c %a "$T/local/pub")" "it arrives without the sticky bit, so without write for others"
+mkdir -p "$T/local/merge/pub"
+chmod 1777 "$T/local/merge/pub"
+chmod 0700 "$T/vm/pub"
+expect 0 "-r -p into a directory that is already there" "$H" cp -r -p "loopback:$T/vm/pub" "$T/local/merge/"
+check_eq 1777 "$(stat -c %a "$T/local/merge/pub")" "a directory that was there keeps its own mode, -p or not"
+
+# ---- a sysfs file says 4096 bytes and has fewer ----
+if [ -r /sys/class/net/lo/address ]; then
+        expect 0 "a sysfs file out of the VM" "$H" cp "loopback:/sys/class/net/lo/address" "$T/local/lo-address"
+        check_eq "$(cat /sys/class/net/lo/address)" "$(cat "$T/local/lo-address")" "its contents arrived"
+fi
+expect 0 "a /proc file (it says 0 bytes)" "$H" cp "loopback:/proc/self/status" "$T/local/status"
+grep -q "^Name:" "$T/local/status" || fail "the /proc file arrived empty"
+pass "the /proc file's contents arrived"
+
 # ---- item 3: a helper whose client went away ----
 mkfifo "$T/vm/fifo"
 setsid "$H" cp "loopback:$T/vm/fifo" "$T/local/fifo.copy" >/dev/null 2>&1 &
