@@ -206,6 +206,17 @@ def parse_copy(payload):
     return flags, paths
 
 
+def drain(conn):
+    """As the daemon does after its last frame: read until the client closes,
+    so our close never finds its bytes unread (which would reset it)."""
+    conn.settimeout(10)
+    try:
+        while conn.recv(4096):
+            pass
+    except (OSError, socket.timeout):
+        pass
+
+
 def serve(conn, args, name):
     conn.sendall(frame(HELLO, CONTROL, struct.pack("<HHI", args.version, args.version, 0)))
     ftype, _, _ = read_frame(conn)
@@ -222,11 +233,13 @@ def serve(conn, args, name):
     if name == "escape-error-start":
         # ERROR instead of STARTED, with escapes and a faked second line.
         conn.sendall(frame(ERROR, CONTROL, struct.pack("<I", 8) + evil))
+        drain(conn)
         return
     conn.sendall(frame(STARTED, CONTROL, struct.pack("<I", os.getpid())))
     if name == "escape-error-late":
         conn.sendall(frame(DATA, STDOUT, b"T" + struct.pack("<Q", 0)))
         conn.sendall(frame(ERROR, CONTROL, struct.pack("<I", 11) + evil))
+        drain(conn)
         return
     if name == "escape-message":
         conn.sendall(frame(DATA, STDERR, b"hvsock: in the VM: \x1b[2J\x1b]2;owned\x07\xc2\x9b31m all fine\n"))
@@ -246,12 +259,7 @@ def serve(conn, args, name):
             pass
         return
     conn.sendall(frame(EOF, STDOUT) + frame(EOF, STDERR) + frame(EXIT, CONTROL, struct.pack("<BBHI", 0, 0, 0, 0)))
-    conn.settimeout(10)
-    try:
-        while conn.recv(4096):
-            pass
-    except (OSError, socket.timeout):
-        pass
+    drain(conn)
 
 
 def main():
