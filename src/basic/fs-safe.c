@@ -14,6 +14,7 @@
 #include "fd-util.h"
 #include "fs-safe.h"
 #include "macro.h"
+#include "string-util.h"
 #include "time-util.h"
 
 /* A lock file that keeps changing under us is somebody's doing, not a race:
@@ -123,37 +124,6 @@ int lock_file_take(const char *path, char **ret_error) {
         return -EWOULDBLOCK;
 }
 
-/* path without trailing slashes, split into its parent and last component
- * (both malloc'd; the parent "." or "/" when it has none of its own). */
-static int split_path(const char *path, char **ret_parent, char **ret_name) {
-        _cleanup_free_ char *p = strdup(path);
-        char *slash, *parent, *name;
-        size_t len;
-
-        if (!p)
-                return -ENOMEM;
-        len = strlen(p);
-        while (len > 1 && p[len - 1] == '/')
-                p[--len] = 0;
-        slash = strrchr(p, '/');
-        if (!slash || strcmp(p, "/") == 0) {
-                parent = strdup(slash ? "/" : ".");
-                name = strdup(slash ? "." : p);
-        } else {
-                name = strdup(slash + 1);
-                *(slash == p ? slash + 1 : slash) = 0;
-                parent = strdup(p);
-        }
-        if (!parent || !name) {
-                free(parent);
-                free(name);
-                return -ENOMEM;
-        }
-        *ret_parent = parent;
-        *ret_name = name;
-        return 0;
-}
-
 /* Opens name in dirfd (a directory), creating it with exactly mode when
  * missing and never following a symlink there. */
 static int dir_open_nofollow(int dirfd, const char *name, const char *path, mode_t mode, char **ret_error) {
@@ -193,7 +163,7 @@ int dir_open_safe(const char *path, mode_t mode, char **ret_error) {
 
         if (!path || !*path)
                 return -EINVAL;
-        r = split_path(path, &parent, &name);
+        r = path_split(path, &parent, &name);
         if (r < 0)
                 return r;
         r = mkdir_p(parent, 0755);

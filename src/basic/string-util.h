@@ -12,4 +12,9 @@
  * rewrite what the user sees (scp's CVE-2019-6109). */
 void str_make_printable(char *s, size_t n);
 
+/* Splits path, trailing slashes ignored, into its parent and last component
+ * (both malloc'd, the caller frees them): "a/b/" is "a" and "b", "b" is "."
+ * and "b", "/b" is "/" and "b", "/" is "/" and ".". Returns 0 or -ENOMEM. */
+int path_split(const char *path, char **ret_parent, char **ret_name);
+
 #endif

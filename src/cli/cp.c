@@ -210,12 +210,13 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv) {
 
                 r = session_client_start_copy(sock, &io, &res, &in, &version);
         }
-        if (r == 0)
-                r = run_copy(sock, in, version, &a, put, paths, &res, &copied);
-        if (r == 0 && (copied == -EPROTO || copied == -ECANCELED))
-                return EXIT_FAILURE; /* reported */
-        else if (r == 1)
+        if (r == 1)
                 r = 0; /* the daemon said why (ERROR) */
+        else if (r == 0) {
+                r = run_copy(sock, in, version, &a, put, paths, &res, &copied);
+                if (r == 0 && (copied == -EPROTO || copied == -ECANCELED))
+                        return EXIT_FAILURE; /* reported */
+        }
         if (r < 0) {
                 cli_session_run_failed(put ? "copying to" : "copying from", vm_name, r == -EBADMSG ? -EPROTO : r, &res,
                                        &cred);

@@ -4,21 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "copy-archive.h"
 #include "copy-link.h"
 #include "frame.h"
 #include "string-util.h"
+#include "time-util.h"
 
 /* ---- messages and the progress bar ---- */
-
-static uint64_t mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 void progress_clear(struct progress *p) {
         if (p->drawn)
@@ -32,7 +25,7 @@ void progress_add(struct progress *p, uint64_t n, bool force) {
         p->done += n;
         if (!p->on)
                 return;
-        now = mono_ms();
+        now = now_ms();
         if (!force && now - p->last_ms < 100)
                 return;
         p->last_ms = now;
@@ -168,15 +161,8 @@ int archive_get_meta(struct copy_link *l, struct meta *m) {
 }
 
 char *archive_source_name(const char *path) {
-        size_t len = strlen(path);
-        const char *base;
+        _cleanup_free_ char *parent = NULL;
+        char *name;
 
-        while (len > 1 && path[len - 1] == '/')
-                len--;
-        base = memrchr(path, '/', len);
-        if (base && len > 1) {
-                base++;
-                return strndup(base, len - (size_t) (base - path));
-        }
-        return strndup(path, len);
+        return path_split(path, &parent, &name) < 0 ? NULL : name;
 }

@@ -80,8 +80,8 @@ int archive_get_meta(struct copy_link *l, struct meta *m);
 bool archive_name_valid(const char *s);
 
 /* The name a source path is copied as: its last component, trailing
- * slashes ignored ("/a/b/" is "b"). NULL when out of memory. The result
- * may not be a valid name ("/", ".."): check it. */
+ * slashes ignored ("/a/b/" is "b"; path_split()). NULL when out of memory.
+ * The result may not be a valid name ("." for "/", ".."): check it. */
 char *archive_source_name(const char *path);
 
 #endif

@@ -559,7 +559,7 @@ int copy_link_peek(struct copy_link *l, const uint8_t **ret, size_t max) {
 }
 
 bool copy_link_ended(const struct copy_link *l) {
-        return l->ended || l->closed || l->error;
+        return stopped(l) != 0;
 }
 
 void copy_link_consume(struct copy_link *l, size_t n) {

@@ -22,6 +22,7 @@
 #include "digest.h"
 #include "fd-util.h"
 #include "frame.h"
+#include "string-util.h"
 
 /* Returned inside the receiver for a refused entry (already reported). */
 #define REFUSED (-ECANCELED)
@@ -101,7 +102,7 @@ static int entry_target(struct receiver *rc, struct target *t) {
         if (parent) {
                 t->dirfd = parent->fd;
                 t->name = name;
-                r = asprintf(&t->path, "%s/%s", parent->path ? parent->path : "", name);
+                r = asprintf(&t->path, "%s/%s", parent->path, name);
         } else {
                 t->dirfd = rc->top_fd;
                 t->name = rc->top_name ? rc->top_name : name;
@@ -497,7 +498,6 @@ static int receive_loop(struct receiver *rc) {
  * only what is below is held to copy-place.c's rules. */
 static int open_dest(struct receiver *rc, const char *dest) {
         _cleanup_free_ char *base = NULL, *parent = NULL;
-        const char *slash;
         struct stat st;
 
         if (stat(dest, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -509,19 +509,12 @@ static int open_dest(struct receiver *rc, const char *dest) {
                             dest);
                 return 1;
         }
-        base = archive_source_name(dest);
-        if (!base)
+        if (path_split(dest, &parent, &base) < 0)
                 return -ENOMEM;
         if (!archive_name_valid(base)) {
                 copy_report(rc->o, &rc->p, "cannot copy to '%s%s': name a file or directory", rc->o->prefix, dest);
                 return 1;
         }
-        slash = strrchr(dest, '/');
-        while (slash && slash > dest && slash[1] == '\0')
-                slash = memrchr(dest, '/', (size_t) (slash - dest));
-        parent = !slash ? strdup(".") : slash == dest ? strdup("/") : strndup(dest, (size_t) (slash - dest));
-        if (!parent)
-                return -ENOMEM;
         rc->top_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rc->top_fd < 0) {
                 copy_report(rc->o, &rc->p, "cannot copy to '%s%s': %s", rc->o->prefix, dest, strerror(errno));

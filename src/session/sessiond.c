@@ -51,6 +51,19 @@ static void help(void) {
                SESSION_REQUEST_TIMEOUT_DEFAULT);
 }
 
+/* A decimal option value in 1..max into *ret; false when it is not one. */
+static bool parse_range(const char *s, long max, uint32_t *ret) {
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < 1 || v > max)
+                return false;
+        *ret = (uint32_t) v;
+        return true;
+}
+
 static int usage(const char *fmt, const char *arg) {
         fputs("hvsock-sessiond: ", stderr);
         fprintf(stderr, fmt, arg);
@@ -112,8 +125,6 @@ int main(int argc, char **argv) {
         struct hvsock_addr addr;
         uid_t owner = (uid_t) -1;
         gid_t group = (gid_t) -1;
-        char *end;
-        long v;
         int c, r;
 
         /* A command's pipes must never land on descriptors 0-2. */
@@ -144,18 +155,12 @@ int main(int argc, char **argv) {
                                 return usage("invalid --auth '%s': expected host or pam", optarg);
                         break;
                 case 'm':
-                        errno = 0;
-                        v = strtol(optarg, &end, 10);
-                        if (errno || end == optarg || *end || v < 1 || v > 4096)
+                        if (!parse_range(optarg, 4096, &cfg.max_sessions))
                                 return usage("invalid --max-sessions '%s': expected 1..4096", optarg);
-                        cfg.max_sessions = (uint32_t) v;
                         break;
                 case 'T':
-                        errno = 0;
-                        v = strtol(optarg, &end, 10);
-                        if (errno || end == optarg || *end || v < 1 || v > 3600)
+                        if (!parse_range(optarg, 3600, &cfg.request_timeout_s))
                                 return usage("invalid --request-timeout '%s': expected 1..3600 seconds", optarg);
-                        cfg.request_timeout_s = (uint32_t) v;
                         break;
                 case 'O':
                         r = parse_user(optarg, &owner);

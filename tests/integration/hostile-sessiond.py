@@ -206,10 +206,10 @@ def parse_copy(payload):
     return flags, paths
 
 
-def drain(conn):
+def drain(conn, timeout=10):
     """As the daemon does after its last frame: read until the client closes,
     so our close never finds its bytes unread (which would reset it)."""
-    conn.settimeout(10)
+    conn.settimeout(timeout)
     try:
         while conn.recv(4096):
             pass
@@ -251,12 +251,7 @@ def serve(conn, args, name):
         conn.sendall(frame(EOF, STDOUT))
     if name in ("silent", "truncated"):
         # Say nothing more and keep the connection: the client must not wait.
-        conn.settimeout(30)
-        try:
-            while conn.recv(4096):
-                pass
-        except (OSError, socket.timeout):
-            pass
+        drain(conn, 30)
         return
     conn.sendall(frame(EOF, STDOUT) + frame(EOF, STDERR) + frame(EXIT, CONTROL, struct.pack("<BBHI", 0, 0, 0, 0)))
     drain(conn)

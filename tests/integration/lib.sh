@@ -158,6 +158,17 @@ wait_file_text() {
         done
 }
 
+# wait_path PATH [TEST_OP]: waits up to 20 s for PATH to exist (`test -e`,
+# or TEST_OP such as -S for a socket).
+wait_path() {
+        _i=0
+        while ! test "${2:--e}" "$1"; do
+                _i=$((_i + 1))
+                [ "$_i" -le 400 ] || fail "timed out waiting for $1"
+                sleep 0.05
+        done
+}
+
 # wait_exit PID DESCRIPTION: waits up to 20 s for PID to end; its status in $RC.
 wait_exit() {
         _i=0

@@ -21,12 +21,7 @@ peer() {
         bg python3 "$PEER" --socket "$HVSOCK_RUNTIME_DIR/local/24149" --version "$_v" \
                 --scenarios "$(echo "$@" | tr ' ' ,)" --victim "$VICTIM" --ready "$T/ready" --log "$T/peer.log"
         PEER_PID=$BG
-        _i=0
-        while [ ! -e "$T/ready" ]; do
-                _i=$((_i + 1))
-                [ "$_i" -le 200 ] || fail "the hostile daemon did not start"
-                sleep 0.05
-        done
+        wait_path "$T/ready"
 }
 
 # copy VERSION SCENARIO CP-OPTION...: `hvsock cp [CP-OPTION...]

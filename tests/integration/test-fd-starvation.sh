@@ -24,22 +24,13 @@ open(sys.argv[3], "w").close()
 time.sleep(600)' "$@"
 }
 
-wait_ready() {
-        _i=0
-        while [ ! -e "$1" ]; do
-                _i=$((_i + 1))
-                [ $_i -le 200 ] || fail "the silent clients did not connect"
-                sleep 0.05
-        done
-}
-
 # ---- hvsock-sessiond ----
 bg sh -c 'ulimit -n 24 && exec "$0" --listen loopback' "$S" 2>"$T/d.err"
 D=$BG
 wait_file_text "$T/d.err" "listening on"
 hold 40 "$HVSOCK_RUNTIME_DIR/local/24149" "$T/held-d"
 H1=$BG
-wait_ready "$T/held-d"
+wait_path "$T/held-d"
 wait_file_text "$T/d.err" "accepting: Too many open files; clients wait in the backlog until a session ends"
 sleep 2
 check_eq 1 "$(grep -c "accepting: Too many open files" "$T/d.err")" \
@@ -54,14 +45,12 @@ check_eq 0 "$RC" "hvsock-sessiond exits 0"
 bg sh -c 'ulimit -n 32 && exec "$0" --socket "$1/vhost.sock" --guest-cid 7 --uds-path "$1/vsock.sock"' "$V" "$T" \
         2>"$T/v.err"
 V1=$BG
-i=0
-until [ -S "$T/vsock.sock" ] || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
-[ -S "$T/vsock.sock" ] || fail "hvsock-vhost did not listen: $(cat "$T/v.err")"
+wait_path "$T/vsock.sock" -S
 check_contains "$T/v.err" "--max-connections 1023 needs about 1087 descriptors and the limit is 32" \
         "hvsock-vhost warns at start that the descriptor limit is below --max-connections"
 hold 40 "$T/vsock.sock" "$T/held-v"
 H2=$BG
-wait_ready "$T/held-v"
+wait_path "$T/held-v"
 wait_file_text "$T/v.err" "accepting host clients: Too many open files; they wait in the backlog"
 sleep 2
 kill -USR1 "$V1"

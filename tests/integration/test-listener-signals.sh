@@ -64,8 +64,7 @@ for sig in TERM HUP INT; do
         start "$V" --socket "$T/vhost-$sig/vhost.sock" --guest-cid 3 --uds-path "$T/vhost-$sig/vsock.sock" \
                 2>"$T/vhost-$sig.err"
         vpid=$BG
-        i=0
-        until [ -S "$T/vhost-$sig/vsock.sock" ] || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+        wait_path "$T/vhost-$sig/vsock.sock" -S
         check_eq "vhost.sock vhost.sock.lock vsock.sock vsock.sock.lock " "$(left "$T/vhost-$sig")" \
                 "hvsock-vhost made its two sockets, each with the lock file beside it"
         stop "$vpid" $sig 0 "hvsock-vhost" "$T/vhost-$sig"

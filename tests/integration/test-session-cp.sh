@@ -141,15 +141,7 @@ mkfifo "$T/local/fifo" "$T/vm/fifo"
 bg sh -c 'head -c 8388608 /dev/urandom >"$T/local/fifo.data"; { cat "$T/local/fifo.data"; touch "$T/fed1"; exec sleep 600; } >"$T/local/fifo"'
 bg "$H" cp "$T/local/fifo" "loopback:$T/vm/int/dst"
 c=$BG
-wait_file_text_exists() {
-        _i=0
-        while [ ! -e "$1" ]; do
-                _i=$((_i + 1))
-                [ "$_i" -le 400 ] || fail "timed out waiting for $1"
-                sleep 0.05
-        done
-}
-wait_file_text_exists "$T/fed1"
+wait_path "$T/fed1"
 kill -0 "$c" 2>/dev/null || fail "the copy ended before it was killed"
 kill -KILL "$c"
 wait_exit "$c" "the killed client"
@@ -159,7 +151,7 @@ check_eq "" "$(ls -A "$T/vm/int")" "killed mid-file into the VM: no destination 
 bg sh -c 'head -c 8388608 /dev/urandom >"$T/vm/fifo.data"; { cat "$T/vm/fifo.data"; touch "$T/fed2"; exec sleep 600; } >"$T/vm/fifo"'
 bg "$H" cp "loopback:$T/vm/fifo" "$T/local/int/dst"
 c=$BG
-wait_file_text_exists "$T/fed2"
+wait_path "$T/fed2"
 kill -KILL "$c"
 wait_exit "$c" "the killed client"
 no_helpers
@@ -178,7 +170,7 @@ mkfifo "$T/local/fifo3"
 bg sh -c '{ cat "$T/local/fifo.data"; touch "$T/fed3"; exec sleep 600; } >"$T/local/fifo3"'
 bg "$H" cp "$T/local/fifo3" "loopback:$T/vm/int/dst3"
 c=$BG
-wait_file_text_exists "$T/fed3"
+wait_path "$T/fed3"
 kill -TERM "$D"
 wait_exit "$D" "the stopped daemon"
 wait_exit "$c" "the client of the stopped daemon"

@@ -74,8 +74,7 @@ wait_exit "$vpid" "hvsock-vhost after SIGTERM"
 bg "$V" --socket "$T/vhost.sock" --guest-cid 7 --uds-path "$T/vsock.sock" \
         --max-connections 2 --max-pending-clients 4 2>"$T/vhost.err"
 vpid=$BG
-i=0
-until [ -S "$T/vsock.sock" ] || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+wait_path "$T/vsock.sock" -S
 python3 -c 'import socket, sys, time
 hold = []
 for _ in range(2):
