@@ -71,11 +71,18 @@ for sig in TERM HUP INT; do
 done
 
 # A stalled reader: nc -l -k blocks in a write to its standard output (a
-# fifo whose reader took one page and stopped: room for part of a write, not
-# all of it) and SIGTERM still ends it and removes its socket.
+# fifo whose reader frees one page at a time, slowly, until told to stop:
+# room for part of a write, not all of it; a write that happens to fit
+# leaves nc waiting in poll until the next page) and SIGTERM still ends it
+# and removes its socket.
 export HVSOCK_RUNTIME_DIR="$T/run-stalled"
 mkfifo "$T/stalled"
-bg sh -c 'exec 3<"$1"; dd bs=4096 count=1 <&3 >/dev/null 2>&1; exec sleep 600' sh "$T/stalled"
+bg python3 -c 'import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.2)
+    os.read(fd, 4096)
+time.sleep(600)' "$T/stalled" "$T/stop-reading"
 start "$H" nc -v -l -k loopback 5003 </dev/null >"$T/stalled" 2>"$T/stalled.err"
 srv=$BG
 wait_file_text "$T/stalled.err" "listening on"
@@ -83,9 +90,10 @@ bg sh -c 'head -c 1048576 /dev/zero | "$H" nc loopback 5003'
 i=0
 until grep -q pipe_write "/proc/$srv/wchan" 2>/dev/null; do
         i=$((i + 1))
-        [ $i -le 200 ] || fail "nc -l -k never blocked writing to its stalled standard output"
+        [ $i -le 400 ] || fail "nc -l -k never blocked writing to its stalled standard output"
         sleep 0.05
 done
+touch "$T/stop-reading"
 stop "$srv" TERM 143 "hvsock nc -l -k (blocked on its output)" "$HVSOCK_RUNTIME_DIR/local"
 
 # nohup: a SIGHUP ignored from the start stays ignored; SIGTERM still cleans up.
